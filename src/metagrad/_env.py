@@ -1,0 +1,37 @@
+"""The one place where metagrad reads environment variables.
+
+- ``METAGRAD_RESULTS``: directory of the result store (default ``./results``).
+- ``METAGRAD_X64``: ``0`` keeps JAX in 32-bit mode (default ``1``: float64 on).
+- ``METAGRAD_WORKERS``: number of local worker processes (default: the machine's cores).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["enable_x64_from_env", "results_dir", "default_workers"]
+
+
+def enable_x64_from_env() -> None:
+    """Turn on ``jax_enable_x64`` unless ``METAGRAD_X64=0``."""
+    if os.environ.get("METAGRAD_X64", "1") != "0":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
+def results_dir(override: str | os.PathLike | None = None) -> Path:
+    """Directory of the result store: `override`, else ``$METAGRAD_RESULTS``, else ``./results``."""
+    return Path(override or os.environ.get("METAGRAD_RESULTS", "results"))
+
+
+def default_workers() -> int:
+    """Local worker count: ``$METAGRAD_WORKERS`` or the number of usable cores."""
+    env = os.environ.get("METAGRAD_WORKERS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,1 @@
+"""metagrad.sweep."""

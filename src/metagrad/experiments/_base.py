@@ -96,7 +96,13 @@ class Check:
 
 
 def check_close(
-    name: str, measured: float, target: float, *, rtol: float = 0.0, atol: float = 0.0, note: str = ""
+    name: str,
+    measured: float,
+    target: float,
+    *,
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    note: str = "",
 ) -> Check:
     """A Check that `measured` is within `atol + rtol*|target|` of `target` (NaN fails)."""
     tol = atol + rtol * abs(target)
@@ -135,7 +141,9 @@ class AbstractExperiment:
         `overrides` is a mapping or a sequence of ``"key=value"`` strings.
         """
         if scale not in self.presets:
-            raise ConfigError(f"scale={scale!r} is not allowed: expected one of {sorted(self.presets)}.")
+            raise ConfigError(
+                f"scale={scale!r} is not allowed: expected one of {sorted(self.presets)}."
+            )
         if not isinstance(overrides, Mapping):
             overrides = dict(self.Config.parse_override(t) for t in overrides)
         return self.Config.build({**self.presets[scale], **overrides})

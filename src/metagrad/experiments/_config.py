@@ -79,7 +79,9 @@ def _check_scalar(name: str, value: Any, meta: Mapping[str, Any]) -> None:
 def _coerce(name: str, value: Any, tp: Any) -> Any:
     """Convert `value` to the annotated type `tp`, or raise a ConfigError naming `name`."""
     origin = typing.get_origin(tp)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+    if origin is typing.Union or (
+        origin is not None and str(origin) == "<class 'types.UnionType'>"
+    ):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
@@ -164,8 +166,13 @@ class ExperimentConfig:
         for f in dataclasses.fields(cls):
             tp = hints.get(f.name, Any)
             rows.append(
-                (f.name, getattr(tp, "__name__", str(tp)), f.default, _range_text(f.metadata),
-                 f.metadata.get("doc", ""))
+                (
+                    f.name,
+                    getattr(tp, "__name__", str(tp)),
+                    f.default,
+                    _range_text(f.metadata),
+                    f.metadata.get("doc", ""),
+                )
             )
         return rows
 

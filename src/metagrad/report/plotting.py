@@ -33,5 +33,10 @@ def sim_errorbar(
     kw.setdefault("marker", "o")
     kw.setdefault("markersize", 3)
     kw.setdefault("capsize", 2)
-    return ax.errorbar(np.asarray(x), np.asarray(mean), yerr=None if err is None else np.asarray(err),
-                       label=label, **kw)
+    return ax.errorbar(
+        np.asarray(x),
+        np.asarray(mean),
+        yerr=None if err is None else np.asarray(err),
+        label=label,
+        **kw,
+    )

@@ -1,0 +1,125 @@
+"""Executors: one interface to run sweep points in-process, in a local process pool or on Dask.
+
+Each point is computed by :func:`compute_point` in the worker, which writes its result to the store
+itself. A sweep killed at any moment therefore keeps every finished point, and the parent process
+only reads the store.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from metagrad._env import default_workers
+from metagrad.sweep._store import Point, ResultStore
+
+__all__ = [
+    "AbstractExecutor",
+    "DaskExecutor",
+    "InlineExecutor",
+    "LocalExecutor",
+    "compute_point",
+    "make_executor",
+]
+
+
+def compute_point(point: Point, root: str, version: str) -> dict[str, Any]:
+    """Compute one point (unless stored) and store it; returns a small status summary.
+
+    Runs in the worker. The experiment module is imported first so that the registry has it.
+    """
+    import jax.random as jr
+
+    from metagrad.experiments import get_experiment
+
+    store = ResultStore(root, version)
+    if store.load(point) is not None:
+        return {"key": point.key(version), "status": "cached", "seconds": 0.0}
+    if point.module:
+        importlib.import_module(point.module)
+    exp = get_experiment(point.exp_id)
+    config = exp.Config.build(point.config)
+    start = time.perf_counter()
+    result = exp.run(config, jr.PRNGKey(point.seed))
+    seconds = time.perf_counter() - start
+    store.save(point, result, {"seconds": seconds})
+    status = "diverged" if result.diverged else "ok"
+    return {"key": point.key(version), "status": status, "seconds": seconds}
+
+
+class AbstractExecutor(abc.ABC):
+    """Runs a function over points and yields (index, value) as each finishes."""
+
+    @abc.abstractmethod
+    def map_unordered(
+        self, fn: Callable[..., Any], items: Sequence[tuple[Any, ...]]
+    ) -> Iterator[tuple[int, Any]]:
+        """Apply `fn(*item)` to each item; yield `(index, value)` in completion order."""
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class InlineExecutor(AbstractExecutor):
+    """Runs points one after the other in this process (no start-up cost; easiest to debug)."""
+
+    def map_unordered(self, fn, items):
+        for i, item in enumerate(items):
+            yield i, fn(*item)
+
+
+class LocalExecutor(AbstractExecutor):
+    """A pool of local processes started with the *spawn* method (JAX is not fork-safe)."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or default_workers()
+
+    def map_unordered(self, fn, items):
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            futures = {pool.submit(fn, *item): i for i, item in enumerate(items)}
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+
+
+class DaskExecutor(AbstractExecutor):
+    """Sends points to a Dask distributed cluster (`scheduler` address or an existing Client)."""
+
+    def __init__(self, scheduler: Any = None):
+        from dask.distributed import Client
+
+        self._own = not isinstance(scheduler, Client)
+        self.client = Client(scheduler) if self._own else scheduler
+
+    def map_unordered(self, fn, items):
+        from dask.distributed import as_completed as dask_completed
+
+        futures = [self.client.submit(fn, *item, pure=False) for item in items]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in dask_completed(futures):
+            yield index[fut.key], fut.result()
+
+    def close(self) -> None:
+        if self._own:
+            self.client.close()
+
+
+def make_executor(name: str = "local", *, workers: int | None = None, scheduler: Any = None):
+    """Build an executor by name: 'inline', 'local' (process pool) or 'dask'."""
+    if name == "inline":
+        return InlineExecutor()
+    if name == "local":
+        n = workers or default_workers()
+        return InlineExecutor() if n == 1 else LocalExecutor(n)
+    if name == "dask":
+        if scheduler is None:
+            raise ValueError("executor='dask' needs scheduler=ADDRESS (e.g. tcp://127.0.0.1:8786).")
+        return DaskExecutor(scheduler)
+    raise ValueError(
+        f"executor={name!r} is not allowed: expected one of 'inline', 'local', 'dask'."
+    )

@@ -1,0 +1,81 @@
+"""Config validation: bad values are rejected before compute, with the key and the allowed range."""
+
+import dataclasses
+
+import pytest
+
+from metagrad.experiments import ConfigError, ExperimentConfig, get_experiment, param
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cfg(ExperimentConfig):
+    N: int = param(10, "tasks", ge=1)
+    K: int = param(2, "units", ge=1)
+    lr: float = param(0.5, "learning rate", gt=0, le=10)
+    lrs: tuple[float, ...] = param((0.1, 0.2), "rates", gt=0)
+    act: str = param("erf", "activation", choices=("erf", "linear"))
+    flag: bool = param(False, "a switch")
+
+    def check(self):
+        if self.K > self.N:
+            raise ConfigError(f"K={self.K} must be <= N={self.N}.")
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        ({"N": -3}, "N=-3 is out of range: expected >= 1"),
+        ({"lr": 0.0}, "lr=0.0 is out of range: expected > 0 and <= 10"),
+        ({"lr": float("nan")}, "lr=nan is not allowed"),
+        ({"lrs": (0.1, -1.0)}, "lrs=-1.0 is out of range"),
+        ({"act": "relu"}, "act='relu' is not allowed: expected one of 'erf', 'linear'"),
+        ({"N": 2.5}, "N=2.5 has the wrong type: expected an integer"),
+        ({"N": "ten"}, "N='ten' has the wrong type"),
+        ({"flag": "yes"}, "flag='yes' has the wrong type: expected true or false"),
+        ({"lrs": 0.3}, "lrs=0.3 has the wrong type: expected a sequence"),
+        ({"K": 5, "N": 3}, "K=5 must be <= N=3"),
+        ({"Q": 1}, "unknown config key(s) Q"),
+    ],
+)
+def test_invalid_values_name_the_key_and_range(values, fragment):
+    with pytest.raises(ConfigError) as err:
+        _Cfg.build(values)
+    assert fragment in str(err.value)
+
+
+def test_valid_values_are_coerced_and_frozen():
+    cfg = _Cfg.build({"lr": 1, "lrs": [1, 2], "N": 4.0})
+    assert cfg.lr == 1.0 and isinstance(cfg.lr, float)
+    assert cfg.lrs == (1.0, 2.0) and cfg.N == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 3.0
+    assert cfg.replace(K=3).K == 3 and cfg.K == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lr=3", ("lr", 3)),
+        ("lrs=[1,2.5]", ("lrs", (1, 2.5))),
+        ("act=linear", ("act", "linear")),
+        ("flag=true", ("flag", True)),
+    ],
+)
+def test_parse_override(text, expected):
+    assert _Cfg.parse_override(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lr", "nokey=1"])
+def test_bad_override(text):
+    with pytest.raises(ConfigError):
+        _Cfg.parse_override(text)
+
+
+def test_experiment_config_scales_and_unknown_id():
+    exp = get_experiment("selfcheck.erf_i2")
+    assert exp.config("quick").n_samples < exp.config("paper").n_samples
+    assert exp.config("quick", ["n_samples=500"]).n_samples == 500
+    with pytest.raises(ConfigError, match="scale='huge'"):
+        exp.config("huge")
+    with pytest.raises(ConfigError, match="Did you mean: selfcheck.erf_i2"):
+        get_experiment("selfcheck.erf_i3")

@@ -1,0 +1,88 @@
+"""The `metagrad` command end to end (in process, with typer's runner)."""
+
+import json
+
+from typer.testing import CliRunner
+
+from metagrad.cli import app
+
+runner = CliRunner()
+
+
+def test_list_shows_every_experiment():
+    from metagrad.experiments import list_experiments
+
+    out = runner.invoke(app, ["list"], env={"COLUMNS": "300"})
+    assert out.exit_code == 0, out.output
+    for exp in list_experiments():
+        assert exp.id in out.output
+
+
+def test_show_lists_keys_with_ranges():
+    out = runner.invoke(app, ["show", "selfcheck.erf_i2"], env={"COLUMNS": "300"})
+    assert out.exit_code == 0, out.output
+    assert "n_samples" in out.output and ">= 100" in out.output
+
+
+def test_run_json_then_report(tmp_path):
+    res = str(tmp_path / "res")
+    out = runner.invoke(
+        app,
+        [
+            "run",
+            "selfcheck.erf_i2",
+            "--json",
+            "--executor",
+            "inline",
+            "--results",
+            res,
+            "--seeds",
+            "2",
+            "--set",
+            "n_samples=5000",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert summary["seeds"] == [0, 1] and summary["checks"][0]["passed"] is True
+    assert summary["config"]["n_samples"] == 5000
+    rep = runner.invoke(app, ["report", "--results", res, "--out", str(tmp_path / "rep")])
+    assert rep.exit_code == 0, rep.output
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "selfcheck.erf_i2" in page and "1/1 checks pass" in page
+    assert list((tmp_path / "rep" / "figures").glob("*.png"))
+
+
+def test_bad_override_exits_2_before_compute(tmp_path):
+    for args, fragment in [
+        (["--set", "n_samples=-1"], "n_samples=-1 is out of range"),
+        (["--set", "bogus=1"], "unknown config key 'bogus'"),
+        (["--scale", "huge"], "scale='huge'"),
+    ]:
+        out = runner.invoke(
+            app,
+            ["run", "selfcheck.erf_i2", "--results", str(tmp_path), *args],
+            env={"COLUMNS": "300"},
+        )
+        assert out.exit_code == 2 and fragment in out.output, out.output
+    assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_reproduce_selected_ids_writes_report(tmp_path):
+    out = runner.invoke(
+        app,
+        [
+            "reproduce",
+            "selfcheck.erf_i2",
+            "--quick",
+            "--executor",
+            "inline",
+            "--results",
+            str(tmp_path / "r"),
+            "--out",
+            str(tmp_path / "rep"),
+            "--strict",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "rep" / "index.html").exists()

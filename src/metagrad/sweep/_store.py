@@ -70,6 +70,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def to_jsonable(obj: Any) -> Any:
+    """Convert NumPy values and non-finite floats to plain JSON-serialisable values."""
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -1,3 +1,4 @@
+# ruff: noqa: F722  (jaxtyping shape strings are not forward annotations)
 """Multi-task linear regression with a shared low-rank representation (Yüksel 2024, Assumption 1).
 
 Task i: y_i = X_i B⋆ w⋆,i + z_i with rows of X_i ~ N(0, I_d), z_i ~ N(0, σ²), w⋆,i ~ N(μ⋆, Σ⋆).

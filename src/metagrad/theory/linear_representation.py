@@ -1,3 +1,4 @@
+# ruff: noqa: F722  (jaxtyping shape strings are not forward annotations)
 r"""FO-ANIL on multi-task linear regression with a low-rank shared representation.
 
 Theory of Yüksel, Boursier, Flammarion, "First-order ANIL provably learns representations despite

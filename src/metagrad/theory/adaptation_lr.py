@@ -1,0 +1,313 @@
+r"""The optimal adaptation learning rate of one-step MAML on mixed linear regression.
+
+Theory of Zou, Liu, Li, "Unraveling Model-Agnostic Meta-Learning via the Adaptation Learning Rate"
+(ICLR 2022, seeds/003). A task is (Φ_i, a_i) with labels y_i = Φ_i a_i, Φ_i ∈ R^{K×d}; G_i = Φ_iᵀΦ_i.
+
+Loss convention (the paper's): plain MSE ℓ(w) = (1/K)‖Φw − y‖², inner step w' = w − (2α/K)Φᵀ(Φw − y),
+same K points inner and outer. Writing the step as w' = w − cΦᵀ(Φw − y), the optimal c* = T2/T3
+(T_p = E tr G^p) is convention-free; `alpha_from_c` converts to the MSE (α = Kc/2), half-MSE
+(α = Kc, seeds/001) and sum-of-squares (α = c/2) conventions.
+
+All functions are pure and float64 (NumPy); batched inputs carry the task axis first.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from metagrad.theory._alr_risk import (
+    alpha_star_finite,
+    conditional_risk,
+    post_adaptation_distance,
+    post_adaptation_distance_expected,
+    post_adaptation_distance_sim,
+)
+
+__all__ = [
+    "MomentSums",
+    "alpha_from_c",
+    "alpha_star_cov",
+    "alpha_star_finite",
+    "alpha_star_limit",
+    "alpha_star_noise",
+    "alpha_star_ntk",
+    "alpha_star_plugin",
+    "alpha_star_split",
+    "alpha_star_wishart",
+    "cor1_bounds",
+    "conditional_risk",
+    "cor1_bounds_realisation",
+    "erm_init",
+    "post_adaptation_distance",
+    "post_adaptation_distance_expected",
+    "post_adaptation_distance_sim",
+    "gram",
+    "limit_risk",
+    "maml_init",
+    "moment_sums",
+    "row_moments",
+    "trace_moments_iid",
+    "trace_moments_rows",
+    "trace_moments_wishart",
+]
+
+_CONVENTIONS = {
+    "mse": lambda c, K: K * c / 2,
+    "half_mse": lambda c, K: K * c,
+    "sum": lambda c, K: c / 2,
+}
+
+
+class MomentSums(NamedTuple):
+    """Precomputed sums S_p = Σ_i G_i^p and v_p = Σ_i G_i^p a_i (p = 1, 2, 3) and K."""
+
+    S: np.ndarray  # (3, d, d)
+    v: np.ndarray  # (3, d)
+    K: int
+
+
+def _check_K(K: int) -> None:
+    if not int(K) >= 1:
+        raise ValueError(f"K={K!r} is out of range: expected an integer >= 1.")
+
+
+def gram(*, Phis: ArrayLike) -> np.ndarray:
+    """Per-task Gram matrices G_i = Φ_iᵀΦ_i.
+
+    Args:
+        Phis: features, shape (N, K, d).
+
+    Returns:
+        G, shape (N, d, d).
+    """
+    Phis = np.asarray(Phis, dtype=np.float64)
+    if Phis.ndim != 3:
+        raise ValueError(f"Phis has shape {Phis.shape}: expected (N, K, d).")
+    return np.einsum("nki,nkj->nij", Phis, Phis)
+
+
+def moment_sums(*, Phis: ArrayLike, a: ArrayLike) -> MomentSums:
+    """S_p = Σ_i G_i^p and v_p = Σ_i G_i^p a_i for p = 1, 2, 3 (the fast trick of Sec. 3.1).
+
+    Args:
+        Phis: features, shape (N, K, d). a: task optima, shape (N, d).
+
+    Returns:
+        `MomentSums` with S of shape (3, d, d), v of shape (3, d).
+    """
+    G = gram(Phis=Phis)
+    a = np.asarray(a, dtype=np.float64)
+    G2 = G @ G
+    G3 = G2 @ G
+    S = np.stack([G.sum(0), G2.sum(0), G3.sum(0)])
+    v = np.stack([np.einsum("nij,nj->i", Gp, a) for Gp in (G, G2, G3)])
+    return MomentSums(S=S, v=v, K=int(np.shape(Phis)[1]))
+
+
+def _coeffs(alpha: np.ndarray, K: int) -> np.ndarray:
+    """Coefficients (1, −4α/K, 4α²/K²) of B(α) = G − (4α/K)G² + (4α²/K²)G³ (B.8)."""
+    return np.stack([np.ones_like(alpha), -4 * alpha / K, 4 * alpha**2 / K**2], axis=-1)
+
+
+def erm_init(*, Phis: ArrayLike, a: ArrayLike) -> np.ndarray:
+    r"""ERM meta-initialisation w_r = (Σ G_i)⁻¹ Σ G_i a_i. Implements Zou 2022, Eq. 3.1.
+
+    Args:
+        Phis: features, shape (N, K, d), with Σ G_i invertible. a: task optima, shape (N, d).
+
+    Returns:
+        w_r, shape (d,).
+    """
+    return maml_init(moments=moment_sums(Phis=Phis, a=a), alpha=0.0)
+
+
+def maml_init(*, moments: MomentSums, alpha: ArrayLike) -> np.ndarray:
+    r"""One-step MAML initialisation w_m(α) = (Σ B_i)⁻¹ Σ B_i a_i, B_i = G_i(I − 2αG_i/K)².
+
+    Implements Zou 2022, Eq. 3.1 with (B.8); one d×d solve per α from `moment_sums`.
+
+    Args:
+        moments: from `moment_sums`. alpha: adaptation rate(s) (MSE convention), any shape.
+
+    Returns:
+        w_m, shape alpha.shape + (d,).
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    c = _coeffs(alpha, moments.K)
+    W = np.einsum("...p,pij->...ij", c, moments.S)
+    nu = np.einsum("...p,pi->...i", c, moments.v)
+    return np.linalg.solve(W, nu[..., None])[..., 0]
+
+
+def alpha_from_c(*, c: ArrayLike, K: ArrayLike, convention: str = "mse") -> np.ndarray:
+    """Convert the convention-free step c (w' = w − cΦᵀ(Φw − y)) to a learning rate.
+
+    Args:
+        c: step, any shape. K: points per task, >= 1.
+        convention: "mse" (α = Kc/2, this paper), "half_mse" (α = Kc, seeds/001), "sum" (α = c/2).
+
+    Returns:
+        α, broadcast shape of c and K.
+    """
+    if convention not in _CONVENTIONS:
+        raise ValueError(f"convention={convention!r}: expected one of {sorted(_CONVENTIONS)}.")
+    return _CONVENTIONS[convention](np.asarray(c, dtype=np.float64), np.asarray(K))
+
+
+def alpha_star_limit(*, T2: ArrayLike, T3: ArrayLike, K: ArrayLike) -> np.ndarray:
+    r"""α*_lim = K·T2/(2·T3), T_p = E tr[(ΦᵀΦ)^p]. Implements Zou 2022, Eq. 3.3 (Theorem 1).
+
+    Args:
+        T2, T3: trace moments, > 0, broadcastable. K: points per task, >= 1.
+
+    Returns:
+        α*_lim (MSE convention), broadcast shape.
+    """
+    return np.asarray(K) * np.asarray(T2) / (2 * np.asarray(T3))
+
+
+def limit_risk(*, alpha, T1, T2, T3, K, sigma_a2=1.0) -> np.ndarray:
+    r"""L_apx(α) = (σ_a²/K)[T1 − (4α/K)T2 + (4α²/K²)T3]. Implements Zou 2022, Eq. B.6.
+
+    Args:
+        alpha: rate(s); T1, T2, T3: trace moments; K >= 1; sigma_a2 > 0 (Var a per coordinate).
+
+    Returns:
+        L_apx, broadcast shape.
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    return sigma_a2 / K * (T1 - 4 * alpha / K * T2 + 4 * alpha**2 / K**2 * T3)
+
+
+def trace_moments_rows(*, S, m4, m6, q, K) -> tuple[np.ndarray, np.ndarray]:
+    r"""T2, T3 from single-row moments (rows ϕ i.i.d.); spec 003 row-moment formula [derived].
+
+    T2 = K m4 + K(K−1) tr S², T3 = K m6 + 3K(K−1) q + K(K−1)(K−2) tr S³, with S = E ϕϕᵀ,
+    m4 = E‖ϕ‖⁴, m6 = E‖ϕ‖⁶, q = E[‖ϕ‖² ϕᵀSϕ].
+
+    Args:
+        S: (d, d) second-moment matrix; m4, m6, q: scalars; K: points per task (array ok).
+
+    Returns:
+        (T2, T3), shape of K.
+    """
+    S = np.asarray(S, dtype=np.float64)
+    K = np.asarray(K, dtype=np.float64)
+    trS2 = np.trace(S @ S)
+    trS3 = np.trace(S @ S @ S)
+    T2 = K * m4 + K * (K - 1) * trS2
+    T3 = K * m6 + 3 * K * (K - 1) * q + K * (K - 1) * (K - 2) * trS3
+    return T2, T3
+
+
+def row_moments(*, phi: ArrayLike) -> dict[str, np.ndarray]:
+    """Sample estimates of S, m4, m6, q for `trace_moments_rows` from rows phi, shape (n, d)."""
+    phi = np.asarray(phi, dtype=np.float64)
+    S = phi.T @ phi / phi.shape[0]
+    r2 = np.einsum("ni,ni->n", phi, phi)
+    q = np.mean(r2 * np.einsum("ni,ij,nj->n", phi, S, phi))
+    return {"S": S, "m4": np.mean(r2**2), "m6": np.mean(r2**3), "q": q}
+
+
+def trace_moments_iid(*, mu2, mu4, mu6, d, K) -> tuple[np.ndarray, np.ndarray]:
+    r"""T2, T3 for Φ with i.i.d. zero-mean entries of moments μ2, μ4, μ6 (spec 003) [derived].
+
+    m4 = dμ4 + d(d−1)μ2², m6 = dμ6 + 3d(d−1)μ4μ2 + d(d−1)(d−2)μ2³, q = μ2 m4, S = μ2 I.
+    Corrects Zou 2022 (E.12)-(E.13), which drop the cross terms.
+
+    Returns:
+        (T2, T3), broadcast shape.
+    """
+    m4 = d * mu4 + d * (d - 1) * mu2**2
+    m6 = d * mu6 + 3 * d * (d - 1) * mu4 * mu2 + d * (d - 1) * (d - 2) * mu2**3
+    K = np.asarray(K, dtype=np.float64)
+    T2 = K * m4 + K * (K - 1) * d * mu2**2
+    T3 = K * m6 + 3 * K * (K - 1) * mu2 * m4 + K * (K - 1) * (K - 2) * d * mu2**3
+    return T2, T3
+
+
+def trace_moments_wishart(*, s2, d, K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""T1, T2, T3 for Gaussian N(0, s²) entries (Wishart G) [derived, spec 003].
+
+    E G = K s² I, E G² = K(K+d+1)s⁴ I, E G³ = K(K²+d²+3Kd+3K+3d+4)s⁶ I; T_p = d·(that).
+    """
+    K = np.asarray(K, dtype=np.float64)
+    T1 = d * K * s2
+    T2 = d * K * (K + d + 1) * s2**2
+    T3 = d * K * (K**2 + d**2 + 3 * K * d + 3 * K + 3 * d + 4) * s2**3
+    return T1, T2, T3
+
+
+def alpha_star_wishart(*, s2, d, K) -> np.ndarray:
+    r"""α*_lim = K(K+d+1) / (2s²(K²+d²+3Kd+3K+3d+4)) for N(0, s²) entries [derived, spec 003]."""
+    _, T2, T3 = trace_moments_wishart(s2=s2, d=d, K=K)
+    return alpha_star_limit(T2=T2, T3=T3, K=K)
+
+
+def alpha_star_plugin(*, Phis: ArrayLike) -> float:
+    r"""Plug-in estimator α̂ = K Σ_i tr G_i² / (2 Σ_i tr G_i³) from sampled task features (N, K, d)."""
+    G = gram(Phis=Phis)
+    G2 = G @ G
+    return float(
+        np.shape(Phis)[1]
+        * np.trace(G2, axis1=1, axis2=2).sum()
+        / (2 * np.einsum("nij,nji->", G2, G))
+    )
+
+
+def alpha_star_noise(*, T1, T2, T3, K, sigma_a2, sigma_eps2) -> np.ndarray:
+    r"""α* with label noise ε ~ (0, σ_ε² I): K(σ_a²T2 + σ_ε²T1) / (2(σ_a²T3 + σ_ε²T2)) [derived]."""
+    return K * (sigma_a2 * T2 + sigma_eps2 * T1) / (2 * (sigma_a2 * T3 + sigma_eps2 * T2))
+
+
+def alpha_star_cov(*, Sigma_a, EG2, EG3, K) -> float:
+    r"""α* with Cov(a) = Σ_a: K tr(Σ_a E G²) / (2 tr(Σ_a E G³)) [derived, spec 003]."""
+    return float(K * np.trace(Sigma_a @ EG2) / (2 * np.trace(Sigma_a @ EG3)))
+
+
+def alpha_star_split(*, Phis_u: ArrayLike, Phis_t: ArrayLike) -> float:
+    r"""Train/val split (Cor. 2, H.6): α = k1 Σ tr[G_u G_t] / (2 Σ tr[G_u G_t G_u]).
+
+    Args:
+        Phis_u: support features (N, k1, d). Phis_t: query features (N, k2, d).
+    """
+    Gu, Gt = gram(Phis=Phis_u), gram(Phis=Phis_t)
+    GuGt = Gu @ Gt
+    k1 = np.shape(Phis_u)[1]
+    return float(
+        k1 * np.trace(GuGt, axis1=1, axis2=2).sum() / (2 * np.einsum("nij,nji->", GuGt, Gu))
+    )
+
+
+def alpha_star_ntk(*, Psi_all: ArrayLike, N: int, K: int) -> float:
+    r"""NTK estimate α*_est = 1/(2NKσ̃²), σ̃ = std of all entries of Ψ_all. Implements Zou 2022, H.15."""
+    _check_K(K)
+    return float(1.0 / (2 * N * K * np.var(np.asarray(Psi_all))))
+
+
+def cor1_bounds(*, sigma2, d) -> tuple[np.ndarray, np.ndarray]:
+    r"""Corollary 1 (3.5), corrected upper end (D.5): 1/(2dσ²) ≤ α*_lim ≤ d/(2σ²), σ² = E‖ϕ‖².
+
+    Notes: the lower bound can fail in expectation (the proof uses Jensen the wrong way); see
+    `cor1_bounds_realisation` for the version that holds for every G.
+    """
+    sigma2 = np.asarray(sigma2, dtype=np.float64)
+    return 1 / (2 * d * sigma2), d / (2 * sigma2)
+
+
+def cor1_bounds_realisation(*, G: ArrayLike, K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Per-realisation bounds K/(2trG) ≤ K Σλ²/(2Σλ³) ≤ Kd/(2trG) for fixed G ≻ 0 [derived].
+
+    Args:
+        G: Gram matrices, shape (..., d, d). K: points per task.
+
+    Returns:
+        (lower, α(G), upper), each of shape G.shape[:-2].
+    """
+    lam = np.linalg.eigvalsh(np.asarray(G, dtype=np.float64))
+    tr = lam.sum(-1)
+    d = lam.shape[-1]
+    return K / (2 * tr), K * (lam**2).sum(-1) / (2 * (lam**3).sum(-1)), K * d / (2 * tr)

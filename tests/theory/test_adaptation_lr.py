@@ -199,3 +199,16 @@ def test_split_gaussian(getkey):
         Phis_u=rng.normal(size=(N, k1, p)), Phis_t=rng.normal(size=(N, k2, p))
     )
     assert abs(est - k1 / (2 * (k1 + p + 1))) < 0.01  # O(1/sqrt(N)) ratio estimate, rel. sd ~ 0.3%
+
+
+def test_post_adaptation_loss_matches_direct(getkey):
+    rng = _rng(getkey)
+    N, K, d, eta, t = 30, 8, 3, 0.02, 7
+    Phis, a, w = rng.normal(size=(N, K, d)), rng.normal(size=(N, d)), rng.normal(size=d)
+    ws = np.broadcast_to(w, a.shape).copy()
+    for _ in range(t):
+        ws = ws - 2 * eta / K * np.einsum("nkd,nk->nd", Phis, np.einsum("nkd,nd->nk", Phis, ws - a))
+    direct = (np.einsum("nkd,nd->nk", Phis, ws - a) ** 2).sum(1).mean()
+    assert np.isclose(
+        alr.post_adaptation_loss(w0=w, Phis=Phis, a=a, eta=eta, t=[t])[0], direct, rtol=1e-10
+    )

@@ -12,6 +12,7 @@ __all__ = [
     "post_adaptation_distance",
     "post_adaptation_distance_expected",
     "post_adaptation_distance_sim",
+    "post_adaptation_loss",
 ]
 
 
@@ -80,18 +81,30 @@ def alpha_star_finite(*, Phis: ArrayLike, EG, EG2, EG3, alpha_max: float) -> flo
     return float(minimize_scalar(f, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}).x)
 
 
-def _q_powers(G: np.ndarray, K: int, eta: float, t: ArrayLike) -> np.ndarray:
-    """Q^t = U (1 − 2ηλ/K)^t Uᵀ per task, shape (n_t, N, d, d)."""
-    lam, U = np.linalg.eigh(G)
-    t = np.asarray(t, dtype=np.float64).reshape(-1)
-    f = (1 - 2 * eta * lam / K)[None] ** t[:, None, None]
-    return np.einsum("nij,tnj,nkj->tnik", U, f, U)
+def _spectrum(Phis: ArrayLike, eta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eigen-decomposition G_i = U diag(λ) Uᵀ and the contraction factors f = 1 − 2ηλ/K."""
+    if not eta > 0:
+        raise ValueError(f"eta={eta!r} must be > 0.")
+    Phis = np.asarray(Phis, dtype=np.float64)
+    lam, U = np.linalg.eigh(_gram(Phis))
+    return lam, U, 1 - 2 * eta * lam / Phis.shape[1]
+
+
+def _adapted(w0, Phis, a, eta, t, loss: bool) -> np.ndarray:
+    lam, U, f = _spectrum(Phis, eta)
+    z2 = np.einsum("nji,nj->ni", U, np.asarray(w0)[None] - np.asarray(a)) ** 2
+    if loss:
+        z2 = z2 * lam
+    t = np.asarray(t, dtype=np.float64).reshape(-1, 1, 1)
+    return (f[None] ** (2 * t) * z2[None]).sum(-1).mean(-1)
 
 
 def post_adaptation_distance(
     *, w0: ArrayLike, Phis: ArrayLike, a: ArrayLike, eta: float, t: ArrayLike
 ) -> np.ndarray:
-    r"""F_t(w⁰) = mean_i ‖Q_i^t (w⁰ − a_i)‖², Q_i = I − (2η/K)G_i, exact over given tasks (Def. 1, G.1-G.5).
+    r"""F_t(w⁰) = mean_i ‖Q_i^t (w⁰ − a_i)‖², Q_i = I − (2η/K)G_i, exact over given tasks.
+
+    Implements Zou 2022, Def. 1 with (G.1)-(G.5), via one eigen-decomposition per task.
 
     Args:
         w0: initialisation (d,). Phis: (N, K, d). a: (N, d). eta: step > 0. t: steps (n_t,) >= 0.
@@ -99,10 +112,17 @@ def post_adaptation_distance(
     Returns:
         F_t, shape (n_t,).
     """
-    Phis = np.asarray(Phis, dtype=np.float64)
-    Qt = _q_powers(_gram(Phis), Phis.shape[1], eta, t)
-    r = np.einsum("tnij,nj->tni", Qt, np.asarray(w0)[None] - np.asarray(a))
-    return (r**2).sum(-1).mean(-1)
+    return _adapted(w0, Phis, a, eta, t, loss=False)
+
+
+def post_adaptation_loss(
+    *, w0: ArrayLike, Phis: ArrayLike, a: ArrayLike, eta: float, t: ArrayLike
+) -> np.ndarray:
+    r"""mean_i ‖Φ_i(w_i^t − a_i)‖² after t GD steps from w⁰ (the loss ℓ_t of Fig. 5a, sum of squares).
+
+    Returns shape (n_t,).
+    """
+    return _adapted(w0, Phis, a, eta, t, loss=True)
 
 
 def post_adaptation_distance_expected(
@@ -112,11 +132,10 @@ def post_adaptation_distance_expected(
 
     E over the given task features (N, K, d). Returns shape (n_t,).
     """
-    Phis = np.asarray(Phis, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64).reshape(-1)
-    EQ = _q_powers(_gram(Phis), Phis.shape[1], eta, 2 * t).mean(1)
-    w0 = np.asarray(w0, dtype=np.float64)
-    return np.einsum("i,tij,j->t", w0, EQ, w0) + sigma_a2 * np.trace(EQ, axis1=1, axis2=2)
+    _, U, f = _spectrum(Phis, eta)
+    z2 = np.einsum("nji,j->ni", U, np.asarray(w0, dtype=np.float64)) ** 2 + sigma_a2
+    t = np.asarray(t, dtype=np.float64).reshape(-1, 1, 1)
+    return (f[None] ** (2 * t) * z2[None]).sum(-1).mean(-1)
 
 
 def post_adaptation_distance_sim(

@@ -24,6 +24,7 @@ from metagrad.theory._alr_risk import (
     post_adaptation_distance,
     post_adaptation_distance_expected,
     post_adaptation_distance_sim,
+    post_adaptation_loss,
 )
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "post_adaptation_distance",
     "post_adaptation_distance_expected",
     "post_adaptation_distance_sim",
+    "post_adaptation_loss",
     "gram",
     "limit_risk",
     "maml_init",

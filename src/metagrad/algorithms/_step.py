@@ -45,6 +45,17 @@ def meta_loss(
     return algorithm.meta_loss(params, tasks)
 
 
+def _step_impl(algorithm, optimizer, state: MetaState, tasks: Task):
+    """Un-jitted body of `meta_step`."""
+    grads, metrics = algorithm.meta_grad(state.params, tasks)
+    updates, opt_state = optimizer.update(
+        grads, state.opt_state, eqx.filter(state.params, eqx.is_inexact_array)
+    )
+    params = eqx.apply_updates(state.params, updates)
+    metrics = {**metrics, "grad_norm": optax.global_norm(grads)}
+    return MetaState(params, opt_state, state.step + 1), metrics
+
+
 @eqx.filter_jit
 def meta_step(
     algorithm: AbstractMetaAlgorithm,
@@ -70,6 +81,21 @@ def meta_step(
     return MetaState(params, opt_state, state.step + 1), metrics
 
 
+@eqx.filter_jit
+def _run_chunk(algorithm, optimizer, sample_tasks, state: MetaState, keys: Array):
+    """`len(keys)` meta-steps inside one `lax.scan`; metrics stacked on a leading axis."""
+    params, static = eqx.partition(state, eqx.is_array)
+
+    def body(carry, key):
+        new_state, metrics = _step_impl(
+            algorithm, optimizer, eqx.combine(carry, static), sample_tasks(key)
+        )
+        return eqx.filter(new_state, eqx.is_array), metrics
+
+    params, metrics = jax.lax.scan(body, params, keys)
+    return eqx.combine(params, static), metrics
+
+
 def meta_train(
     algorithm: AbstractMetaAlgorithm,
     optimizer: optax.GradientTransformation,
@@ -78,23 +104,60 @@ def meta_train(
     *,
     steps: int,
     key: PRNGKeyArray,
+    chunk: int = 100,
     guard: bool = True,
     meta_lr: float | None = None,
 ) -> tuple[PyTree, dict[str, Array]]:
     """Run `steps` meta-steps on fresh meta-batches `sample_tasks(key_t)`.
 
-    With `guard=True` every step's metrics are checked on the host and a NaN/inf raises
-    `DivergenceError` naming the meta-step, the task, the inner step and the learning rates.
+    The steps run in compiled chunks of `chunk` meta-steps (`lax.scan`, no Python per step).
+    With `guard=True` the metrics of each chunk are checked on the host and a NaN/inf raises
+    `DivergenceError` naming the first diverged meta-step, its task, the inner step and the
+    learning rates.
+
+    Args:
+        algorithm: e.g. `maml(...)`, `anil(...)`, `MTL(...)`.
+        optimizer: optax optimiser for the meta-parameters.
+        params: initial meta-parameters.
+        sample_tasks: `key -> Task` with a leading task axis (one meta-batch); traced.
+        steps: number of meta-steps, >= 0.
+        key: `jax.random` key; meta-step t uses `jax.random.split(key, steps)[t]`.
+        chunk: meta-steps per compiled call, >= 1.
+        guard: check for NaN/inf after each chunk.
+        meta_lr: only used in the divergence report.
 
     Returns:
         `(params, history)` with `history["loss"]` of shape `[steps]`.
     """
+    if steps < 0 or chunk < 1:
+        raise ValueError(f"meta_train: steps={steps} must be >= 0 and chunk={chunk} >= 1")
     state = init_meta_state(params, optimizer)
-    sample = jax.jit(sample_tasks)
+    keys = jax.random.split(key, steps) if steps else jnp.zeros((0, 2), jnp.uint32)
     losses = []
-    for t, k in enumerate(jax.random.split(key, steps)):
-        state, metrics = meta_step(algorithm, optimizer, state, sample(k))
+    for start in range(0, steps, chunk):
+        state, metrics = _run_chunk(
+            algorithm, optimizer, sample_tasks, state, keys[start : start + chunk]
+        )
         if guard:
-            check_finite(metrics, meta_step=t, lr=getattr(algorithm, "lr", None), meta_lr=meta_lr)
+            _check_chunk(metrics, start, algorithm, meta_lr)
         losses.append(metrics["loss"])
-    return state.params, {"loss": jnp.stack(losses) if losses else jnp.zeros((0,))}
+    return state.params, {"loss": jnp.concatenate(losses) if losses else jnp.zeros((0,))}
+
+
+def _check_chunk(metrics: dict[str, Array], start: int, algorithm, meta_lr) -> None:
+    """Check stacked chunk metrics; report the first diverged meta-step of the chunk."""
+    import numpy as np
+
+    ok = np.isfinite(np.asarray(metrics["loss"])) & np.isfinite(np.asarray(metrics["grad_norm"]))
+    if "inner_losses" in metrics:
+        inner = np.asarray(metrics["inner_losses"])
+        ok &= np.isfinite(inner.reshape(inner.shape[0], -1)).all(axis=1)
+    if ok.all():
+        return
+    t = int(np.argmin(ok))
+    check_finite(
+        jax.tree.map(lambda a: a[t], metrics),
+        meta_step=start + t,
+        lr=getattr(algorithm, "lr", None),
+        meta_lr=meta_lr,
+    )

@@ -1,0 +1,375 @@
+r"""Macroscopic theory of online FO-ANIL in the teacher–student scenario (seeds/000).
+
+Order parameters Q = J Jᵀ (K×K), R = J Bᵀ (K×M), T = B Bᵀ (M×M) evolve, in the limit N → ∞ with
+α = t/N, by the corrected ODEs (36)/(D5) and (38)/(D6) of Wang, Yip & Li (2024); the
+meta-generalization error is Eq. (39) / (E5). The integrator is fixed-step RK4 in float64 inside
+``jax.lax.scan``, jit-compiled and ``vmap``-ped over batches of learning rates / γ.
+
+Example:
+    >>> from metagrad.theory import teacher_student as ts
+    >>> cfg = ts.TSConfig(K=3, M=3, eta_J=3.0, eta_w=9.0, alpha_max=10.0, d_alpha=0.05)
+    >>> traj = ts.integrate(cfg)
+    >>> traj.eps.shape == traj.alpha.shape
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+from jax.typing import ArrayLike
+
+from metagrad.theory._ts_integrals import check_covariance, i2, i3, i4, integrals, j2
+
+__all__ = [
+    "TSConfig",
+    "Trajectory",
+    "first_crossing",
+    "i2",
+    "i3",
+    "i4",
+    "integrate",
+    "integrate_batch",
+    "j2",
+    "meta_generalization_error",
+    "order_parameter_rhs",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class TSConfig:
+    """Parameters of one ODE solve (defaults: the common setting of Figs 3–7).
+
+    Attributes:
+        K, M: student and teacher widths (≥ 1).
+        V: validation examples per task (> 0; ``inf`` drops the η_J² terms).
+        eta_J, eta_w: outer and inner learning rates (> 0).
+        T: teacher overlap, an (M,) diagonal or an (M, M) matrix (default diag(1..M)).
+        Q0: initial Q, a scalar (times I_K) or a (K, K) matrix.
+        R0: initial R, a scalar (every entry) or a (K, M) matrix.
+        alpha_max, d_alpha, record_every: horizon, RK4 step, steps between records.
+        activation: ``"erf"`` or ``"linear"``.
+        noise: output-noise variance Σ_noise (App. D, ≥ 0).
+        lam: L2 coefficient λ (App. D, ≥ 0).
+        gamma: teacher variability γ ∈ [0, 1] (App. C, exact Gaussian closure); None = off.
+        D: covariance of ΔB^t, ``"T"`` (norm-preserving) or ``"I"``.
+        ic_perturbation: δ, R0 ← R0 (1 + δ U) with U ~ Unif(−1, 1) drawn from ``ic_seed``.
+        ic_seed: seed of U (NumPy, fixed so that runs are reproducible).
+    """
+
+    K: int = 3
+    M: int = 3
+    V: float = 100.0
+    eta_J: float = 3.0
+    eta_w: float = 3.0
+    T: tuple | None = None
+    Q0: float | tuple = 0.5
+    R0: float | tuple = 1e-12
+    alpha_max: float = 500.0
+    d_alpha: float = 0.01
+    record_every: int = 10
+    activation: str = "erf"
+    noise: float = 0.0
+    lam: float = 0.0
+    gamma: float | None = None
+    D: str = "T"
+    ic_perturbation: float = 0.0
+    ic_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, lo in (("K", 1), ("M", 1), ("record_every", 1)):
+            if int(getattr(self, name)) < lo:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= {lo}.")
+        for name in ("V", "eta_J", "eta_w", "d_alpha", "alpha_max"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be > 0.")
+        for name in ("noise", "lam", "ic_perturbation"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0.")
+        if self.activation not in ("erf", "linear"):
+            raise ValueError(f"activation={self.activation!r} must be 'erf' or 'linear'.")
+        if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma={self.gamma} must be in [0, 1] (or None).")
+        if self.D not in ("T", "I"):
+            raise ValueError(f"D={self.D!r} must be 'T' or 'I'.")
+
+    def matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(T, D, Q0, R0) as float64 arrays, with the initial-condition perturbation applied."""
+        K, M = self.K, self.M
+        T = np.diag(np.arange(1.0, M + 1)) if self.T is None else np.asarray(self.T, float)
+        T = np.diag(T) if T.ndim == 1 else T
+        Q0 = np.asarray(self.Q0, float) * (np.eye(K) if np.ndim(self.Q0) == 0 else 1.0)
+        R0 = np.broadcast_to(np.asarray(self.R0, float), (K, M)).copy()
+        if T.shape != (M, M) or Q0.shape != (K, K):
+            raise ValueError(f"T must be (M,M)=({M},{M}) and Q0 (K,K); got {T.shape}, {Q0.shape}.")
+        U = np.random.default_rng(self.ic_seed).uniform(-1.0, 1.0, (K, M))
+        R0 = R0 * (1.0 + self.ic_perturbation * U)
+        check_covariance(np.block([[Q0, R0], [R0.T, T]]), name="[[Q0, R0], [R0ᵀ, T]]")
+        D = T if self.D == "T" else np.eye(M)
+        return T, D, Q0, R0
+
+
+class Trajectory(NamedTuple):
+    """Recorded solution; batched solves add a leading batch axis to every field.
+
+    Attributes:
+        alpha: (n,) times α = t/N.  Q: (n, K, K).  R: (n, K, M).  eps: (n,) ε_meta (clean,
+        without the Σ_noise/2 of noisy test labels).  rho: (n, K, M) cosines R/√(Q_kk T_nn).
+    """
+
+    alpha: Array
+    Q: Array
+    R: Array
+    eps: Array
+    rho: Array
+
+
+def _cov(Q: Array, R: Array, T: Array, gamma: Array | None, D: Array | None):
+    """Joint covariance of (x, y[, ỹ]) and the slices of the label (t) and target (r) fields."""
+    K, M = R.shape
+    C = jnp.block([[Q, R], [R.T, T]])
+    if gamma is None:
+        return C, slice(K, K + M), slice(K, K + M)
+    top = jnp.concatenate([gamma * R, gamma * T], axis=0)
+    corner = gamma**2 * T + (1.0 - gamma**2) * D
+    C = jnp.block([[C, top], [top.T, corner]])
+    return C, slice(K + M, K + 2 * M), slice(K, K + M)
+
+
+def _eps(Q, R, T, eta_w, gamma, D, activation):
+    K, M = R.shape
+    C, t, _ = _cov(Q, R, T, gamma, D)
+    I2 = i2(C, activation=activation)
+    f = I2[:K, t]
+    G = f @ f.T
+    return (
+        jnp.trace(I2[t, t]) / (2 * M)
+        - eta_w / (K * M) * jnp.sum(f**2)
+        + eta_w**2 / (2 * K**2 * M) * jnp.sum(G * I2[:K, :K])
+    )
+
+
+def meta_generalization_error(
+    Q: ArrayLike,
+    R: ArrayLike,
+    T: ArrayLike,
+    *,
+    eta_w: ArrayLike,
+    activation: str = "erf",
+    gamma: float | None = None,
+    D: ArrayLike | None = None,
+) -> Array:
+    r"""Meta-generalization error ε_meta of FO-ANIL with one inner step (P → ∞ closure).
+
+    ε = (1/2M) Σ_n I2(y_n,y_n) − (η_w/KM) Σ_kn f_kn² + (η_w²/2K²M) Σ_kl G_kl I2(x_k,x_l),
+    with f_kn = I2(x_k, y_n) and G = f fᵀ (linear g: ε = tr T/2M − η_w‖R‖²/KM + η_w² tr(GQ)/2K²M).
+
+    Implements Wang, Yip, Li 2024, Eq. (39) and Eq. (E5); with ``gamma`` the label field is the
+    task teacher ỹ of the exact closure of App. C (spec §6.6).
+
+    Args:
+        Q: (..., K, K) student overlaps.  R: (..., K, M).  T: (..., M, M) teacher overlaps.
+        eta_w: inner learning rate (> 0), broadcasting over the leading axes.
+        activation: ``"erf"`` or ``"linear"``.
+        gamma: teacher variability in [0, 1], or None (γ = 1 without augmentation).
+        D: (M, M) covariance of ΔB^t (default T); used only with ``gamma``.
+
+    Returns:
+        Array of the broadcast leading shape.
+    """
+    Q, R, T = (jnp.asarray(a, jnp.float64) for a in (Q, R, T))
+    D = T if D is None else jnp.asarray(D, jnp.float64)
+
+    def one(q, r, tt, e, dd):
+        return _eps(q, r, tt, e, None if gamma is None else gamma, dd, activation)
+
+    sig = "(k,k),(k,m),(m,m),(),(m,m)->()"
+    return jnp.vectorize(one, signature=sig)(Q, R, T, jnp.asarray(eta_w, jnp.float64), D)
+
+
+def order_parameter_rhs(
+    Q: Array, R: Array, T: Array, p: dict, *, activation: str = "erf", D: Array | None = None
+) -> tuple[Array, Array]:
+    r"""Right-hand side (dQ/dα, dR/dα) of the corrected ODEs (36)/(D5) and (38)/(D6).
+
+    Implements Wang, Yip, Li 2024, Eqs. (36), (38) with the errata of spec §3.3, App. D
+    (noise Σ with prefactor 1/(VK²M), L2 λ) and, if ``p["gamma"]`` is given, the exact App. C
+    closure (spec §6.6).
+
+    Args:
+        Q: (K, K), R: (K, M), T: (M, M) order parameters (jointly positive semi-definite).
+        p: dict with ``eta_J``, ``eta_w``, ``inv_V`` (1/V), ``noise``, ``lam`` and optionally
+            ``gamma`` (None = no teacher variability); scalars, may be traced.
+        activation: ``"erf"`` or ``"linear"``.
+        D: (M, M) covariance of ΔB^t (needed with ``gamma``).
+
+    Returns:
+        (dQ (K, K), dR (K, M)).
+    """
+    K, M = R.shape
+    eJ, ew = p["eta_J"], p["eta_w"]
+    C, t, r = _cov(Q, R, T, p.get("gamma"), D)
+    I2, I3, I4 = integrals(C, K, activation)
+    f = I2[:K, t]
+    G = f @ f.T
+    a1, a2 = eJ * ew / (K * M), eJ * ew**2 / (K**2 * M)
+    dR = a1 * jnp.einsum("km,knm->kn", f, I3[:, r, t]) - a2 * jnp.einsum(
+        "ik,kni->kn", G, I3[:, r, :K]
+    )
+    dQ = a1 * jnp.einsum("kn,kln->kl", f, I3[:, :K, t]) - a2 * jnp.einsum(
+        "ik,kli->kl", G, I3[:, :K, :K]
+    )
+    dQ = dQ + dQ.T + p["inv_V"] * _second_order(f, G, I4, t, K, M, eJ, ew)
+    dQ = (
+        dQ
+        + eJ**2
+        * ew**2
+        * p["noise"]
+        * p["inv_V"]
+        / (K**2 * M)
+        * G
+        * j2(C, activation=activation)[:K, :K]
+    )
+    return dQ - 2 * p["lam"] * eJ * Q, dR - p["lam"] * eJ * R
+
+
+def _second_order(f, G, I4, t, K, M, eJ, ew):
+    """The η_J² (1/V) terms of (38)/(D6), times V."""
+    Itt, Itx, Ixx = I4[:, :, t, t], I4[:, :, t, :K], I4[:, :, :K, :K]
+    b1 = eJ**2 * ew**2 / (K**2 * M**2)
+    b2 = 2 * eJ**2 * ew**3 / (K**3 * M**2)
+    b3 = eJ**2 * ew**4 / (K**4 * M**2)
+    s1 = G * jnp.einsum("klnn->kl", Itt) + jnp.einsum("kn,lm,klnm->kl", f, f, Itt)
+    s1 = s1 + jnp.einsum("km,ln,klnm->kl", f, f, Itt)
+    s2 = G * jnp.einsum("jn,klnj->kl", f, Itx) + jnp.einsum("kn,jl,klnj->kl", f, G, Itx)
+    s2 = s2 + jnp.einsum("ln,jk,klnj->kl", f, G, Itx)
+    s3 = G * jnp.einsum("ij,klij->kl", G, Ixx) + jnp.einsum("ik,jl,klij->kl", G, G, Ixx)
+    s3 = s3 + jnp.einsum("il,jk,klij->kl", G, G, Ixx)
+    return b1 * s1 - b2 * s2 + b3 * s3
+
+
+@functools.partial(jax.jit, static_argnames=("n_rec", "every", "activation", "use_gamma"))
+def _solve(p, T, D, Q0, R0, *, n_rec, every, activation, use_gamma):
+    p = dict(p) if use_gamma else {k: v for k, v in p.items() if k != "gamma"}
+    h = p["d_alpha"]
+
+    def F(y):
+        return order_parameter_rhs(y[0], y[1], T, p, activation=activation, D=D)
+
+    def step(y, _):
+        k1 = F(y)
+        k2 = F(jax.tree.map(lambda a, b: a + h / 2 * b, y, k1))
+        k3 = F(jax.tree.map(lambda a, b: a + h / 2 * b, y, k2))
+        k4 = F(jax.tree.map(lambda a, b: a + h * b, y, k3))
+        inc = jax.tree.map(lambda a, b, c, d: (a + 2 * b + 2 * c + d) * h / 6, k1, k2, k3, k4)
+        return jax.tree.map(jnp.add, y, inc), None
+
+    def record(y, _):
+        y, _ = jax.lax.scan(step, y, None, length=every)
+        return y, y
+
+    _, (Qs, Rs) = jax.lax.scan(record, (Q0, R0), None, length=n_rec)
+    Qs = jnp.concatenate([Q0[None], Qs])
+    Rs = jnp.concatenate([R0[None], Rs])
+    g = p.get("gamma")
+    eps = jax.vmap(lambda q, r: _eps(q, r, T, p["eta_w"], g, D, activation))(Qs, Rs)
+    rho = Rs / jnp.sqrt(jnp.diagonal(Qs, axis1=1, axis2=2)[:, :, None] * jnp.diag(T)[None, None])
+    return Qs, Rs, eps, rho
+
+
+def _params(cfg: TSConfig, **over) -> dict:
+    p = dict(
+        eta_J=cfg.eta_J,
+        eta_w=cfg.eta_w,
+        inv_V=0.0 if np.isinf(cfg.V) else 1.0 / cfg.V,
+        noise=cfg.noise,
+        lam=cfg.lam,
+        gamma=1.0 if cfg.gamma is None else cfg.gamma,
+        d_alpha=cfg.d_alpha,
+    )
+    p.update({k: v for k, v in over.items() if v is not None})
+    return {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
+
+
+def _grid(cfg: TSConfig):
+    n_steps = int(round(cfg.alpha_max / cfg.d_alpha))
+    n_rec = max(n_steps // cfg.record_every, 1)
+    alpha = cfg.d_alpha * cfg.record_every * np.arange(n_rec + 1)
+    return n_rec, alpha
+
+
+def integrate(config: TSConfig) -> Trajectory:
+    """Integrate the order-parameter ODEs with fixed-step RK4 (float64, jit, ``lax.scan``).
+
+    Implements Wang, Yip, Li 2024, Eqs. (36), (38), (39) (corrected, spec §3.3).
+
+    Args:
+        config: a :class:`TSConfig`.
+
+    Returns:
+        :class:`Trajectory` with n = alpha_max / (d_alpha · record_every) + 1 records.
+    """
+    return integrate_batch(config)
+
+
+def integrate_batch(
+    config: TSConfig,
+    *,
+    eta_w: ArrayLike | None = None,
+    eta_J: ArrayLike | None = None,
+    gamma: ArrayLike | None = None,
+) -> Trajectory:
+    """Integrate a batch of configs that differ in η_w, η_J and/or γ, in one vmapped call.
+
+    Args:
+        config: the shared :class:`TSConfig`.
+        eta_w, eta_J, gamma: arrays broadcast to one common shape (B,) overriding the config;
+            all None gives an unbatched solve. ``gamma`` requires ``config.gamma`` to be set.
+
+    Returns:
+        :class:`Trajectory` whose fields have a leading axis B (none if unbatched).
+    """
+    if gamma is not None and config.gamma is None:
+        raise ValueError("gamma: set config.gamma (e.g. 1.0) to enable the App. C closure.")
+    T, D, Q0, R0 = config.matrices()
+    n_rec, alpha = _grid(config)
+    kw = dict(n_rec=n_rec, every=config.record_every, activation=config.activation)
+    kw["use_gamma"] = config.gamma is not None
+    over = {"eta_w": eta_w, "eta_J": eta_J, "gamma": gamma}
+    given = {k: np.asarray(v, float) for k, v in over.items() if v is not None}
+    if not given:
+        out = _solve(_params(config), T, D, Q0, R0, **kw)
+        return Trajectory(jnp.asarray(alpha), *out)
+    shape = np.broadcast_shapes(*(v.shape for v in given.values()))
+    if len(shape) != 1:
+        raise ValueError(f"eta_w/eta_J/gamma must broadcast to a 1-D batch; got shape {shape}.")
+    p = _params(config, **{k: np.broadcast_to(v, shape) for k, v in given.items()})
+    p = {k: (jnp.broadcast_to(v, shape) if k in given else v) for k, v in p.items()}
+    axes = {k: (0 if k in given else None) for k in p}
+    fn = jax.vmap(lambda q: _solve(q, T, D, Q0, R0, **kw), in_axes=(axes,))
+    out = fn(p)
+    return Trajectory(jnp.broadcast_to(jnp.asarray(alpha), shape + alpha.shape), *out)
+
+
+def first_crossing(traj: Trajectory, level: float) -> np.ndarray:
+    """α̃: the first recorded α with ε ≤ ``level`` (Fig. 5); NaN where it never happens.
+
+    Args:
+        traj: a (possibly batched) :class:`Trajectory`.
+        level: the error level (e.g. 0.01).
+
+    Returns:
+        NumPy array of the batch shape (a 0-d array for an unbatched trajectory).
+    """
+    eps = np.asarray(traj.eps)
+    alpha = np.asarray(traj.alpha)
+    hit = eps <= level
+    idx = np.argmax(hit, axis=-1)
+    a = np.take_along_axis(alpha, idx[..., None], axis=-1)[..., 0]
+    return np.where(hit.any(axis=-1), a, np.nan)

@@ -1,0 +1,158 @@
+"""Exact one-step MAML for mixed linear regression (Bernacchia 2021, seeds/001, Sec. 4, App. 7).
+
+The outer problem is least squares in ω (Eq. 66) with B and γ of Eqs. 67–68, affine in α_t:
+B = X^v − α_t C, γ = y^v − α_t c, with C(i) = X^v X^tᵀ X^t / n_t and c(i) = X^v X^tᵀ y^t / n_t.
+So one data draw serves a whole α_t sweep (common random numbers). The exact outer solution is
+ω* = ω0 + B⁺(γ − Bω0) via SVD: the interpolant closest to ω0 when overparameterized (Eq. 69), the
+least-squares solution otherwise (Eq. 83). Evaluation is exact-conditional (Eqs. 65/123) or sampled
+(test tasks × test points, as in the paper). Losses are ½·MSE.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array
+
+from metagrad.tasks.mixed_linear import MetaTrainData, sample_meta_train, sample_tasks_data
+from metagrad.theory.negative_lr import conditional_loss
+
+__all__ = ["affine_system", "evaluate_sampled", "outer_solution", "solve_sweep", "sweep_runs"]
+
+
+def affine_system(data: MetaTrainData) -> tuple[Array, Array, Array, Array]:
+    """(X^v, y^v, C, c) stacked over tasks, such that B = X^v − α_t C and γ = y^v − α_t c (Eqs. 67–68).
+
+    Shapes: (m n_v, p), (m n_v,), (m n_v, p), (m n_v,).
+    """
+    n_t = data.x_t.shape[-2]
+    xvxt = jnp.einsum("mvp,mtp->mvt", data.x_v, data.x_t) / n_t
+    C = jnp.einsum("mvt,mtp->mvp", xvxt, data.x_t)
+    c = jnp.einsum("mvt,mt->mv", xvxt, data.y_t)
+    p = data.x_v.shape[-1]
+    return data.x_v.reshape(-1, p), data.y_v.reshape(-1), C.reshape(-1, p), c.reshape(-1)
+
+
+def outer_solution(B: Array, gamma: Array, omega0: Array) -> Array:
+    """ω* = ω0 + B⁺(γ − Bω0) by SVD (Eqs. 69, 83): min-norm around ω0, or least squares."""
+    u, s, vt = jnp.linalg.svd(B, full_matrices=False)
+    tol = s.max() * max(B.shape) * jnp.finfo(B.dtype).eps
+    s_inv = jnp.where(s > tol, 1.0 / jnp.where(s > tol, s, 1.0), 0.0)
+    return omega0 + vt.T @ (s_inv * (u.T @ (gamma - B @ omega0)))
+
+
+def solve_sweep(data: MetaTrainData, alpha_t: Array, omega0: Array) -> Array:
+    """Exact ω* for every α_t in ``alpha_t`` (shape (a,)) on the same data: shape (a, p)."""
+    xv, yv, C, c = affine_system(data)
+    return jax.vmap(lambda a: outer_solution(xv - a * C, yv - a * c, omega0))(alpha_t)
+
+
+def evaluate_sampled(
+    key: Array,
+    omega: Array,
+    *,
+    alpha_r: Array,
+    n_r: int,
+    n_s: int,
+    n_tasks: int,
+    w0: Array,
+    chol_Sigma: Array,
+    chol_Sigma_w: Array,
+    sigma: float,
+) -> Array:
+    """Sampled test loss: adapt ω (shape (..., p)) one step on n_r target points of ``n_tasks``
+    fresh test tasks, average ½·MSE over n_s test points and tasks. Returns shape (..., r)."""
+    _, ((xr, yr), (xs, ys)) = sample_tasks_data(
+        key,
+        m=n_tasks,
+        ns=(n_r, n_s),
+        w0=w0,
+        chol_Sigma=chol_Sigma,
+        chol_Sigma_w=chol_Sigma_w,
+        sigma=sigma,
+    )
+    ar = jnp.atleast_1d(alpha_r)
+
+    def one(w):  # w: (p,)
+        grad = jnp.einsum("knp,kn->kp", xr, jnp.einsum("knp,p->kn", xr, w) - yr) / n_r
+        theta = w - ar[:, None, None] * grad  # (r, k, p)
+        res = ys - jnp.einsum("knp,rkp->rkn", xs, theta)
+        return 0.5 * jnp.mean(res**2, axis=(1, 2))
+
+    flat = omega.reshape(-1, omega.shape[-1])
+    return jax.lax.map(one, flat).reshape(*omega.shape[:-1], ar.shape[0])
+
+
+def sweep_runs(
+    key: Array,
+    *,
+    n_runs: int,
+    alpha_t: Array,
+    alpha_r: Array,
+    p: int,
+    n_t: int,
+    n_v: int,
+    m: int,
+    n_r: int,
+    sigma: float,
+    w0: Array,
+    omega0: Array,
+    chol_Sigma: Array,
+    chol_Sigma_w: Array,
+    F: Array,
+    n_test_tasks: int = 0,
+    n_s: int = 50,
+    alpha_r_sampled=None,
+) -> dict[str, Array]:
+    """Monte Carlo of exact MAML over ``n_runs`` independent runs, common data across learning rates.
+
+    Returns "exact": conditional test loss (Eq. 123), shape (n_runs, a, r); and, when
+    ``n_test_tasks > 0``, "sampled": the sampled test loss of the same ω* at ``alpha_r_sampled``
+    (default ``alpha_r``), shape (n_runs, a, r').
+    """
+    Sigma = chol_Sigma @ chol_Sigma.T
+    Sigma_w = chol_Sigma_w @ chol_Sigma_w.T
+    alpha_t, alpha_r = jnp.atleast_1d(alpha_t), jnp.atleast_1d(alpha_r)
+    ar_s = alpha_r if alpha_r_sampled is None else jnp.atleast_1d(alpha_r_sampled)
+
+    def one_run(k):
+        k_train, k_test = jr.split(k)
+        data = sample_meta_train(
+            k_train,
+            m=m,
+            n_t=n_t,
+            n_v=n_v,
+            w0=w0,
+            chol_Sigma=chol_Sigma,
+            chol_Sigma_w=chol_Sigma_w,
+            sigma=sigma,
+        )
+        omegas = solve_sweep(data, alpha_t, omega0)
+        exact = conditional_loss(
+            omega_star=omegas,
+            w0=w0,
+            alpha_r=alpha_r,
+            n_r=n_r,
+            sigma=sigma,
+            Sigma=Sigma,
+            Sigma_w=Sigma_w,
+            F=F,
+        )
+        out = {"exact": exact}
+        if n_test_tasks > 0:
+            out["sampled"] = evaluate_sampled(
+                k_test,
+                omegas,
+                alpha_r=ar_s,
+                n_r=n_r,
+                n_s=n_s,
+                n_tasks=n_test_tasks,
+                w0=w0,
+                chol_Sigma=chol_Sigma,
+                chol_Sigma_w=chol_Sigma_w,
+                sigma=sigma,
+            )
+        return out
+
+    return jax.jit(jax.vmap(one_run))(jr.split(key, n_runs))

@@ -52,7 +52,7 @@ def _step_impl(algorithm, optimizer, state: MetaState, tasks: Task):
         grads, state.opt_state, eqx.filter(state.params, eqx.is_inexact_array)
     )
     params = eqx.apply_updates(state.params, updates)
-    metrics = {**metrics, "grad_norm": optax.global_norm(grads)}
+    metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
     return MetaState(params, opt_state, state.step + 1), metrics
 
 
@@ -77,7 +77,7 @@ def meta_step(
         grads, state.opt_state, eqx.filter(state.params, eqx.is_inexact_array)
     )
     params = eqx.apply_updates(state.params, updates)
-    metrics = {**metrics, "grad_norm": optax.global_norm(grads)}
+    metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
     return MetaState(params, opt_state, state.step + 1), metrics
 
 

@@ -1,0 +1,72 @@
+"""Conv-4 (Vinyals et al. 2016; Finn et al. 2017): four conv–BN–ReLU–pool blocks and a head."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, PRNGKeyArray
+
+from metagrad.models._norm import BatchStatNorm, conv_batch, max_pool_2x2
+
+__all__ = ["Conv4"]
+
+
+class Conv4(eqx.Module):
+    """Conv-4 backbone (3×3 conv, BatchNorm, ReLU, 2×2 max-pool; ×4) plus a linear `head`.
+
+    On 28×28 inputs the spatial size goes 28→14→7→3→1, so the features are the `filters`
+    channels (flattened for other sizes). BatchNorm uses batch statistics (`BatchStatNorm`):
+    no running state. Maps a batch `[n, channels, h, w]` to logits `[n, n_out]`.
+
+    Args:
+        n_out: outputs (N ways), >= 1.
+        filters: channels per block, 32 or 64 in the literature (any >= 1 allowed).
+        in_channels: image channels (1 for Omniglot-like, 3 for RGB).
+        image_size: input height = width, >= 16 (four halvings).
+        dtype: parameter dtype (float32 default).
+        key: `jax.random` key.
+    """
+
+    convs: tuple[eqx.nn.Conv2d, ...]
+    norms: tuple[BatchStatNorm, ...]
+    head: eqx.nn.Linear
+
+    def __init__(
+        self,
+        n_out: int,
+        filters: int = 64,
+        *,
+        in_channels: int = 1,
+        image_size: int = 28,
+        dtype=jnp.float32,
+        key: PRNGKeyArray,
+    ):
+        if n_out < 1 or filters < 1 or in_channels < 1:
+            raise ValueError(
+                f"Conv4: n_out={n_out}, filters={filters}, in_channels={in_channels} must be >= 1"
+            )
+        if image_size < 16:
+            raise ValueError(f"Conv4: image_size={image_size} must be >= 16 (four 2x2 pools)")
+        keys = jr.split(key, 5)
+        chans = [in_channels] + [filters] * 4
+        self.convs = tuple(
+            eqx.nn.Conv2d(a, b, 3, padding=1, key=k, dtype=dtype)
+            for a, b, k in zip(chans[:-1], chans[1:], keys[:4])
+        )
+        self.norms = tuple(BatchStatNorm(filters, dtype=dtype) for _ in range(4))
+        side = image_size
+        for _ in range(4):
+            side //= 2
+        self.head = eqx.nn.Linear(filters * side * side, n_out, key=keys[4], dtype=dtype)
+
+    def features(self, x: Array) -> Array:
+        """Flattened backbone features `[n, filters·s·s]` of a batch `[n, c, h, w]`."""
+        for conv, norm in zip(self.convs, self.norms):
+            x = max_pool_2x2(jax.nn.relu(norm(conv_batch(conv, x))))
+        return x.reshape(x.shape[0], -1)
+
+    def __call__(self, x: Array) -> Array:
+        """Logits `[n, n_out]`."""
+        return self.features(x) @ self.head.weight.T + self.head.bias

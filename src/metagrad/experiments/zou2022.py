@@ -1,0 +1,270 @@
+"""Zou, Liu, Li 2022 (seeds/003): the optimal adaptation learning rate of MAML — Figs 1, 4, 5, 8, 9.
+
+All linear experiments are closed form (metagrad.theory.adaptation_lr). Loss convention: plain MSE
+(the paper's), inner step w' = w − (2α/K)Φᵀ(Φw − y). Which "true α*" each figure uses is stated in
+its `meta["alpha_true_definition"]` (spec 003 §5.2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.random as jr
+import numpy as np
+
+from metagrad.experiments._base import AbstractExperiment, Result, check_true, register
+from metagrad.experiments._config import ConfigError, ExperimentConfig, param
+from metagrad.tasks import features as feat
+from metagrad.theory import adaptation_lr as alr
+
+
+def _rng(key) -> np.random.Generator:
+    return np.random.default_rng(np.asarray(jr.key_data(key)).ravel().tolist())
+
+
+def _draw_x(rng, dist: str, var: float, shape) -> np.ndarray:
+    """Samples of D(x) with variance `var`: N(0, var), U centred, Exp(rate 1/σ) (mean σ)."""
+    s = np.sqrt(var)
+    if dist == "normal":
+        return rng.normal(0, s, shape)
+    if dist == "uniform":
+        return rng.uniform(-np.sqrt(3) * s, np.sqrt(3) * s, shape)
+    if dist == "exp":
+        return rng.exponential(s, shape)
+    raise ConfigError(f"dist={dist!r}: expected normal, uniform or exp.")
+
+
+def _moments(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    G2 = G @ G
+    return G.mean(0), G2.mean(0), (G2 @ G).mean(0)
+
+
+def _lim(EG2, EG3, K) -> float:
+    return float(alr.alpha_star_limit(T2=np.trace(EG2), T3=np.trace(EG3), K=K))
+
+
+# ---------------------------------------------------------------- Fig 8: |α*(N) − α*_lim| vs N
+@dataclasses.dataclass(frozen=True)
+class Fig8Config(ExperimentConfig):
+    K: int = param(15, "points per task", ge=1)
+    log2_n_max: int = param(13, "largest N = 2**log2_n_max", ge=2, le=16)
+    n_trials: int = param(10, "trials per N", ge=2)
+    n_pop: int = param(100_000, "tasks for the population moments (RBF, polynomial)", ge=100)
+
+
+_FIG8_FEATS = {  # name -> (d, feature sampler of shape (..., K) inputs)
+    "random_matrix": 10,
+    "rbf": 10,
+    "polynomial": 4,
+}
+
+
+def _fig8_phis(rng, name: str, n: int, K: int) -> np.ndarray:
+    d = _FIG8_FEATS[name]
+    if name == "random_matrix":
+        return rng.normal(0, 1, (n, K, d))
+    x = rng.uniform(-1, 1, (n, K)) if name == "polynomial" else rng.uniform(-5, 5, (n, K))
+    if name == "polynomial":
+        return feat.polynomial_features(x, d=d)
+    mu, width = feat.rbf_centres(d=d, low=-5, high=5)
+    return feat.rbf_features(x, mu=mu, width=width)
+
+
+@register
+class Fig8(AbstractExperiment):
+    id = "zou2022.fig8"
+    title = "|α*(N) − α*_lim| vs number of training tasks N"
+    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 8"
+    Config = Fig8Config
+    presets = {"quick": {"log2_n_max": 9, "n_trials": 5, "n_pop": 20_000}, "paper": {}}
+    cost = {"quick": "~3 s", "paper": "~1 min"}
+
+    def run(self, config: Fig8Config, key) -> Result:
+        rng = _rng(key)
+        Ns = 2 ** np.arange(1, config.log2_n_max + 1)
+        arrays, scalars = {"N": Ns}, {}
+        for name, d in _FIG8_FEATS.items():
+            if name == "random_matrix":  # exact Wishart moments
+                EG, EG2, EG3 = (np.eye(d) * m for m in _wishart_diag(config.K, d))
+            else:  # population moments from an independent sample of tasks
+                EG, EG2, EG3 = _moments(
+                    alr.gram(Phis=_fig8_phis(rng, name, config.n_pop, config.K))
+                )
+            lim = _lim(EG2, EG3, config.K)
+            err = np.array(
+                [
+                    [
+                        abs(
+                            alr.alpha_star_finite(
+                                Phis=_fig8_phis(rng, name, int(n), config.K),
+                                EG=EG,
+                                EG2=EG2,
+                                EG3=EG3,
+                                alpha_max=3 * lim,
+                            )
+                            - lim
+                        )
+                        for _ in range(config.n_trials)
+                    ]
+                    for n in Ns
+                ]
+            )
+            arrays[f"err_{name}"] = err
+            scalars[f"alpha_lim_{name}"] = lim
+        meta = {
+            "alpha_true_definition": "(i) argmin of the exact conditional risk given the training "
+            "features (averaged over a); spec 003 §5.2",
+            "features": {
+                "random_matrix": "N(0,1) entries, d=10",
+                "rbf": "x~U(-5,5), 10 centres on [-5,5]",
+                "polynomial": "x~U(-1,1), (1,x,x^2,x^3)",
+            },
+        }
+        # N=1 excluded: with K >= d, Σ B_i is invertible for N >= 1 but Fig. 8 starts at N=2
+        return Result(arrays=arrays, scalars=scalars, meta=meta)
+
+    def plot(self, result: Result):
+        from metagrad.report.plotting import new_figure, sim_errorbar
+
+        fig, ax = new_figure(3)
+        for i, name in enumerate(_FIG8_FEATS):
+            e = result.arrays[f"err_{name}"]
+            sim_errorbar(ax[0, i], result.arrays["N"], e.mean(1), e.std(1), label=name)
+            ax[0, i].set(xscale="log", xlabel="N", ylabel="|α*(N) − α*_lim|", title=name)
+        return {"fig8": fig}
+
+    def checks(self, result: Result):
+        out = []
+        for name in _FIG8_FEATS:
+            e = result.arrays[f"err_{name}"].mean(1)
+            ratio = e[:2].mean() / e[-2:].mean()
+            out.append(
+                check_true(
+                    f"{name}: error shrinks with N (first two N vs last two)",
+                    ratio >= 4,
+                    ratio,
+                    ">= 4",
+                    "N grows >= 128-fold; O(1/N) predicts >= 128x, O(1/sqrt N) >= 11x; 4 leaves room "
+                    "for the spread of the 10 (quick: 5) trials",
+                )
+            )
+        return out
+
+
+def _wishart_diag(K: int, d: int) -> tuple[float, float, float]:
+    T1, T2, T3 = alr.trace_moments_wishart(s2=1.0, d=d, K=K)
+    return float(T1) / d, float(T2) / d, float(T3) / d
+
+
+# ---------------------------------------------------------------- Fig 5: fast-adaptation distance
+@dataclasses.dataclass(frozen=True)
+class Fig5Config(ExperimentConfig):
+    K: int = param(50, "points per task", ge=1)
+    d: int = param(20, "feature dimension", ge=1)
+    n_train: int = param(5000, "training tasks", ge=2)
+    n_test: int = param(5000, "test tasks", ge=2)
+    alpha: float = param(1e-4, "MAML adaptation rate (MSE convention)", gt=0)
+    eta: float = param(1e-5, "test-time GD step", gt=0)
+    sigma_a2: float = param(3.0, "Var a per coordinate (a ~ N(0, σ_a² I))", gt=0)
+    n_t: int = param(60, "number of step counts on the log grid", ge=4)
+
+    def check(self) -> None:
+        if self.K < self.d:
+            raise ConfigError(f"K={self.K} must be >= d={self.d} (Assumption 2).")
+
+
+_FIG5_DISTS = {"uniform": ("uniform", 25 / 3), "normal": ("normal", 2.0), "exp": ("exp", 1.0)}
+
+
+@register
+class Fig5(AbstractExperiment):
+    id = "zou2022.fig5"
+    title = "Loss gap and F_t(w_m) − F_t(w_r) along adaptation steps"
+    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 5 / H.3"
+    Config = Fig5Config
+    presets = {"quick": {"n_test": 1000, "n_t": 30}, "paper": {}}
+    cost = {"quick": "~5 s", "paper": "~8 s"}
+
+    def run(self, config: Fig5Config, key) -> Result:
+        rng = _rng(key)
+        c = config
+        arrays, scalars = {}, {}
+        for name, (dist, var) in _FIG5_DISTS.items():
+            Ptr, Pte = (_draw_x(rng, dist, var, (n, c.K, c.d)) for n in (c.n_train, c.n_test))
+            atr = rng.normal(0, np.sqrt(c.sigma_a2), (c.n_train, c.d))
+            w = alr.maml_init(
+                moments=alr.moment_sums(Phis=Ptr, a=atr), alpha=np.array([0.0, c.alpha])
+            )
+            lam_max = np.linalg.eigvalsh(alr.gram(Phis=Ptr[:200])).max()
+            t_scale = c.K / (2 * c.eta * lam_max)  # slowest-decaying direction sets ~ K/(2ηλ_min)
+            t = np.unique(np.round(np.geomspace(1, 50 * t_scale, c.n_t - 1))).astype(int)
+            t = np.concatenate([[0], t])
+            F = [
+                alr.post_adaptation_distance_expected(
+                    w0=wi, Phis=Pte, eta=c.eta, t=t, sigma_a2=c.sigma_a2
+                )
+                for wi in w
+            ]
+            L = [alr.post_adaptation_loss(w0=wi, Phis=Ptr, a=atr, eta=c.eta, t=t) for wi in w]
+            arrays |= {
+                f"t_{name}": t,
+                f"dF_{name}": F[1] - F[0],
+                f"F_r_{name}": F[0],
+                f"dloss_train_{name}": c.n_train * (L[1] - L[0]),
+            }
+            scalars[f"t_scale_{name}"] = t_scale
+        meta = {
+            "distance_set": "fresh test tasks",
+            "loss_gap_set": "training tasks (sum over tasks)",
+            "a_distribution": "N(0, sigma_a2 I) (spec 003 §5.4)",
+            "dists": {k: f"{v[0]} entries, variance {v[1]:.4g}" for k, v in _FIG5_DISTS.items()},
+        }
+        return Result(arrays=arrays, scalars=scalars, meta=meta)
+
+    def plot(self, result: Result):
+        from metagrad.report.plotting import new_figure, sim_errorbar
+
+        fig, ax = new_figure(2)
+        for name in _FIG5_DISTS:
+            t = np.maximum(result.arrays[f"t_{name}"], 0.5)
+            sim_errorbar(ax[0, 0], t, result.arrays[f"dloss_train_{name}"], label=name, marker="")
+            sim_errorbar(ax[0, 1], t, result.arrays[f"dF_{name}"], label=name, marker="")
+        ax[0, 0].set(xscale="log", xlabel="t", ylabel="Σ ℓ_t(w_m) − ℓ_t(w_r) (train)")
+        ax[0, 1].set(xscale="log", xlabel="t", ylabel="F_t(w_m) − F_t(w_r) (test)")
+        ax[0, 1].legend()
+        return {"fig5": fig}
+
+    def checks(self, result: Result):
+        out = []
+        for name in _FIG5_DISTS:
+            dF = result.arrays[f"dF_{name}"]
+            out.append(
+                check_true(
+                    f"{name}: F_t(w_m) < F_t(w_r) for all t",
+                    bool(np.all(dF < 0)),
+                    float(dF.max()),
+                    "< 0",
+                    "Thm 2 / Fig 5b, exact F_t on test tasks",
+                )
+            )
+            shrink = abs(dF[-1]) / abs(dF[0])
+            out.append(
+                check_true(
+                    f"{name}: the gap shrinks toward 0 as t grows",
+                    shrink < 0.5,
+                    shrink,
+                    "< 0.5",
+                    "|gap(t_max)| / |gap(0)|, t_max = 50 K/(2η λ_max)",
+                )
+            )
+            dl = result.arrays[f"dloss_train_{name}"]
+            out.append(
+                check_true(
+                    f"{name}: train loss gap positive at t=0, negative later",
+                    bool(dl[0] > 0 and dl.min() < 0),
+                    [float(dl[0]), float(dl.min())],
+                    "[> 0, < 0]",
+                    "Fig 5a: 'marginally positive' at t=0, then negative",
+                )
+            )
+        return out

@@ -268,3 +268,185 @@ class Fig5(AbstractExperiment):
                 )
             )
         return out
+
+
+# ---------------------------------------------------------------- Fig 4: α*_lim vs data variance
+@dataclasses.dataclass(frozen=True)
+class Fig4Config(ExperimentConfig):
+    K: int = param(15, "points per task", ge=1)
+    d: int = param(10, "number of RBF centres", ge=2)
+    var_max: float = param(50.0, "largest data variance σ²", gt=0)
+    n_var: int = param(25, "number of σ² points", ge=3)
+    n_rows: int = param(1_000_000, "sampled rows per point for the row moments", ge=1000)
+
+
+@register
+class Fig4(AbstractExperiment):
+    id = "zou2022.fig4"
+    title = "α*_lim vs the variance of D(x), Gaussian RBF features"
+    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4a"
+    Config = Fig4Config
+    presets = {"quick": {"n_var": 8, "n_rows": 50_000}, "paper": {}}
+    cost = {"quick": "~2 s", "paper": "~2 min"}
+
+    def run(self, config: Fig4Config, key) -> Result:
+        rng = _rng(key)
+        var = np.linspace(config.var_max / config.n_var, config.var_max, config.n_var)
+        mu, width = feat.rbf_centres(d=config.d, low=-5, high=5)
+        arrays = {"var": var}
+        for dist in ("normal", "uniform", "exp"):
+            alpha, m2 = [], []
+            for v in var:
+                phi = feat.rbf_features(_draw_x(rng, dist, v, (config.n_rows,)), mu=mu, width=width)
+                T2, T3 = alr.trace_moments_rows(K=config.K, **alr.row_moments(phi=phi))
+                alpha.append(alr.alpha_star_limit(T2=T2, T3=T3, K=config.K))
+                m2.append((phi**2).sum(1).mean())
+            arrays[f"alpha_{dist}"], arrays[f"feature_m2_{dist}"] = np.array(alpha), np.array(m2)
+        meta = {
+            "rbf": f"{config.d} fixed centres on [-5, 5], width = spacing (spec 003 §5.5)",
+            "method": "row-moment formula (T2, T3) with sampled rows",
+        }
+        return Result(arrays=arrays, meta=meta)
+
+    def plot(self, result: Result):
+        from metagrad.report.plotting import new_figure, sim_errorbar
+
+        fig, ax = new_figure(2)
+        for dist in ("normal", "uniform", "exp"):
+            a = result.arrays[f"alpha_{dist}"]
+            sim_errorbar(ax[0, 0], result.arrays["var"], a, label=dist)
+            sim_errorbar(ax[0, 1], result.arrays[f"feature_m2_{dist}"], a, label=dist)
+        ax[0, 0].set(xlabel="σ² of D(x)", ylabel="α*_lim")
+        ax[0, 1].set(xlabel="E‖ϕ(x)‖² (feature variance)", ylabel="α*_lim")
+        ax[0, 0].legend()
+        return {"fig4": fig}
+
+    def checks(self, result: Result):
+        out = []
+        for dist in ("normal", "uniform", "exp"):
+            a, m2 = result.arrays[f"alpha_{dist}"], result.arrays[f"feature_m2_{dist}"]
+            order = np.argsort(m2)
+            ok = bool(np.all(np.diff(a[order]) < 0))
+            out.append(
+                check_true(
+                    f"{dist}: α*_lim decreases in the feature variance E‖ϕ‖²",
+                    ok,
+                    a[order].round(4).tolist(),
+                    "strictly decreasing",
+                    "Cor 1: inverse relation to the feature variance. With fixed "
+                    "RBF centres, E‖ϕ‖² falls as σ²(x) grows, so α*_lim rises in σ²(x): "
+                    "the paper's decrease in σ²(x) is not reproduced (docs/zou2022.md)",
+                )
+            )
+        return out
+
+
+# ---------------------------------------------------------------- Fig 9: four distributions
+@dataclasses.dataclass(frozen=True)
+class Fig9Config(ExperimentConfig):
+    K: int = param(15, "points per task", ge=1)
+    d: int = param(10, "number of RBF centres", ge=2)
+    n_train: int = param(3000, "training tasks", ge=2)
+    n_test: int = param(3000, "test tasks", ge=2)
+    n_alpha: int = param(201, "α grid points on [0, 3 α*_lim]", ge=11)
+    zipf_s: float = param(3.0, "Zipf exponent of case (d) (not given in the paper)", gt=2)
+
+
+_FIG9_CASES = {
+    "a_unif_x_normal_a": ("uniform", (-5.0, 5.0)),
+    "b_normal_x_normal_a": ("normal", (-6.0, 6.0)),
+    "c_unif_x_shifted_a": ("uniform", (-5.0, 5.0)),
+    "d_chi2_x_zipf_a": ("chi2", (0.0, 20.0)),
+}
+
+
+def _fig9_task(rng, case: str, n: int, c: Fig9Config) -> tuple[np.ndarray, np.ndarray]:
+    dist, (lo, hi) = _FIG9_CASES[case]
+    shape = (n, c.K)
+    x = {
+        "uniform": lambda: rng.uniform(-5, 5, shape),
+        "normal": lambda: rng.normal(0, 2, shape),
+        "chi2": lambda: rng.chisquare(7, shape),
+    }[dist]()
+    mu, width = feat.rbf_centres(d=c.d, low=lo, high=hi)
+    a = {
+        "a": lambda: rng.normal(0, 3, (n, c.d)),
+        "b": lambda: rng.normal(0, 3, (n, c.d)),
+        "c": lambda: rng.normal(5, 1, (n, c.d)),
+        "d": lambda: rng.zipf(c.zipf_s, (n, c.d)).astype(float),
+    }[case[0]]()
+    return feat.rbf_features(x, mu=mu, width=width), a
+
+
+def _test_loss(w: np.ndarray, alpha: np.ndarray, ms: alr.MomentSums, saGa: np.ndarray, n: int):
+    """(1/(nK)) Σ_i ‖C_i(α)(w(α) − a_i)‖² for each α, from test-task moment sums."""
+    co = np.stack([np.ones_like(alpha), -4 * alpha / ms.K, 4 * alpha**2 / ms.K**2], -1)
+    quad = np.einsum("ai,pij,aj->ap", w, ms.S, w) - 2 * np.einsum("ai,pi->ap", w, ms.v) + saGa
+    return (co * quad).sum(-1) / (n * ms.K)
+
+
+@register
+class Fig9(AbstractExperiment):
+    id = "zou2022.fig9"
+    title = "α*_lim vs the test-loss optimum for four data/task distributions (RBF features)"
+    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 9"
+    Config = Fig9Config
+    presets = {"quick": {"n_alpha": 101}, "paper": {}}
+    cost = {"quick": "<1 s", "paper": "<1 s"}
+
+    def run(self, config: Fig9Config, key) -> Result:
+        rng = _rng(key)
+        arrays, scalars = {}, {}
+        for case in _FIG9_CASES:
+            Ptr, atr = _fig9_task(rng, case, config.n_train, config)
+            Pte, ate = _fig9_task(rng, case, config.n_test, config)
+            lim = alr.alpha_star_plugin(Phis=Ptr)
+            alpha = np.linspace(0, 3 * lim, config.n_alpha)
+            w = alr.maml_init(moments=alr.moment_sums(Phis=Ptr, a=atr), alpha=alpha)
+            ms = alr.moment_sums(Phis=Pte, a=ate)
+            G = alr.gram(Phis=Pte)
+            saGa = np.stack(
+                [np.einsum("ni,nij,nj->", ate, Gp, ate) for Gp in (G, G @ G, G @ G @ G)]
+            )
+            loss = _test_loss(w, alpha, ms, saGa, config.n_test)
+            arrays[f"alpha_{case}"], arrays[f"loss_{case}"] = alpha, loss
+            scalars[f"alpha_lim_{case}"], scalars[f"alpha_true_{case}"] = (
+                lim,
+                alpha[np.argmin(loss)],
+            )
+        meta = {
+            "alpha_true_definition": "(ii) argmin over the grid of the test loss on fresh tasks",
+            "alpha_lim": "plug-in estimator from the training features",
+            "cases": "(a) x~U(-5,5), a~N(0,9I); (b) x~N(0,4), a~N(0,9I); (c) x~U(-5,5), "
+            "a~N(5,I); (d) x~chi2(7), a~Zipf(s) per coordinate",
+        }
+        return Result(arrays=arrays, scalars=scalars, meta=meta)
+
+    def plot(self, result: Result):
+        from metagrad.report.plotting import new_figure, sim_errorbar
+
+        fig, ax = new_figure(4)
+        for i, case in enumerate(_FIG9_CASES):
+            sim_errorbar(
+                ax[0, i], result.arrays[f"alpha_{case}"], result.arrays[f"loss_{case}"], marker=""
+            )
+            ax[0, i].axvline(result.scalars[f"alpha_lim_{case}"], color="r", linestyle="--")
+            ax[0, i].set(xlabel="α", ylabel="test loss", title=case)
+        return {"fig9": fig}
+
+    def checks(self, result: Result):
+        out = []
+        for case in _FIG9_CASES:
+            loss, alpha = result.arrays[f"loss_{case}"], result.arrays[f"alpha_{case}"]
+            at = np.interp(result.scalars[f"alpha_lim_{case}"], alpha, loss)
+            frac = (at - loss.min()) / (loss[0] - loss.min())
+            out.append(
+                check_true(
+                    f"{case}: α*_lim is near-optimal",
+                    frac < 0.1,
+                    frac,
+                    "< 0.1",
+                    "excess test loss at α*_lim as a fraction of the gain of the best α over α=0",
+                )
+            )
+        return out

@@ -41,6 +41,8 @@ LABELS = {
 
 @dataclasses.dataclass(frozen=True)
 class Yuksel2024Config(ExperimentConfig):
+    """Shared config of the Yüksel 2024 experiments; defaults are the paper scale (spec 004 §5)."""
+
     n_tasks: int = param(5000, "training tasks N", ge=1)
     d: int = param(50, "input dimension", ge=2)
     m: int = param(30, "samples per training task", ge=2)
@@ -190,6 +192,8 @@ def _final(result: Result, key: str) -> float:
 
 @register
 class Yuksel2024Fig2(AbstractExperiment):
+    """Fig. 2: min/max squared singular values of B⋆ᵀB_t vs iteration, all methods."""
+
     id = "yuksel2024.fig2"
     title = "Min/max squared singular values of B⋆ᵀB_t during training"
     paper = "Yüksel, Boursier, Flammarion 2024, ICLR (seeds/004)"
@@ -256,6 +260,8 @@ class Yuksel2024Fig2(AbstractExperiment):
 
 @register
 class Yuksel2024Fig3(AbstractExperiment):
+    """Fig. 3: mean/max squared singular values of B⋆,⊥ᵀB_t vs iteration, all methods."""
+
     id = "yuksel2024.fig3"
     title = "Mean/max squared singular values of B⋆,⊥ᵀB_t during training"
     paper = Yuksel2024Fig2.paper
@@ -397,6 +403,8 @@ def _table_value(result: Result, name: str, kind: str, mt: int) -> tuple[float, 
 
 @register
 class Yuksel2024Table1(AbstractExperiment):
+    """Table 1: excess risk ½‖θ̂ − θ⋆‖² on new tasks after 1-GD and ridge, mean ± std over runs."""
+
     id = "yuksel2024.table1"
     title = "Excess risk on new tasks after 1-GD and ridge on the learned representation"
     paper = Yuksel2024Fig2.paper

@@ -544,3 +544,116 @@ class Fig1(AbstractExperiment):
                 "either way)",
             )
         ]
+
+
+# ---------------------------------------------------------------- Fig 11: Bernacchia's setting
+@dataclasses.dataclass(frozen=True)
+class Fig11Config(ExperimentConfig):
+    n_t: int = param(5, "support points per task (k1)", ge=1)
+    n_v: int = param(25, "query points per task (k2)", ge=1)
+    m: int = param(40, "training tasks", ge=1)
+    p: int = param(30, "input dimension", ge=1)
+    sigma: float = param(0.2, "label-noise std", ge=0)
+    nu: float = param(0.2, "task spread: w ~ N(w0, ν²/p I)", gt=0)
+    w0_norm: float = param(0.0, "|w0| (direction e_1; seeds/001 Sec. 5.4 uses 0)", ge=0)
+    n_test: int = param(2000, "test tasks per training set", ge=10)
+    n_rep: int = param(50, "independent training sets averaged", ge=1)
+    n_alpha: int = param(41, "α grid points on [0, 4 k1/(2(k1+p+1))]", ge=5)
+
+    def check(self) -> None:
+        if self.m * self.n_v < self.p:
+            raise ConfigError(f"m*n_v={self.m * self.n_v} must be >= p={self.p} (solvable).")
+
+
+def _split_tasks(rng, c: Fig11Config, n: int):
+    w0 = np.zeros(c.p)
+    w0[0] = c.w0_norm
+    w = w0 + rng.normal(0, c.nu / np.sqrt(c.p), (n, c.p))
+    Xt, Xv = rng.normal(size=(n, c.n_t, c.p)), rng.normal(size=(n, c.n_v, c.p))
+    yt = np.einsum("nkp,np->nk", Xt, w) + c.sigma * rng.normal(size=(n, c.n_t))
+    yv = np.einsum("nkp,np->nk", Xv, w) + c.sigma * rng.normal(size=(n, c.n_v))
+    return Xt, yt, Xv, yv
+
+
+def _split_affine(alpha: np.ndarray, Xt, yt, Xv, yv):
+    """Query residual X_v w' − y_v = A(α) w − b(α), w' = w − (2α/k1) X_tᵀ(X_t w − y_t) (MSE)."""
+    c = 2 * alpha[:, None, None, None] / Xt.shape[1]
+    Gt = np.einsum("nki,nkj->nij", Xt, Xt)
+    A = Xv[None] - c * np.einsum("nvi,nij->nvj", Xv, Gt)[None]
+    b = yv[None] - c[..., 0] * np.einsum("nvi,nki,nk->nv", Xv, Xt, yt)[None]
+    return A, b  # (n_alpha, n, n_v, p), (n_alpha, n, n_v)
+
+
+@register
+class Fig11(AbstractExperiment):
+    id = "zou2022.fig11"
+    title = "Test loss vs α_t = α_r in Bernacchia's linear setting, with the α* estimates"
+    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 11 / H.5"
+    Config = Fig11Config
+    presets = {"quick": {"n_rep": 10, "n_test": 300, "n_alpha": 21}, "paper": {}}
+    cost = {"quick": "~3 s", "paper": "~1 min"}
+
+    def run(self, config: Fig11Config, key) -> Result:
+        rng, c = _rng(key), config
+        est0 = c.n_t / (2 * (c.n_t + c.p + 1))  # Cor. 2, Gaussian, no noise (MSE convention)
+        alpha = np.linspace(0, 4 * est0, c.n_alpha)
+        loss = np.zeros((c.n_rep, c.n_alpha))
+        for r in range(c.n_rep):
+            A, b = _split_affine(alpha, *_split_tasks(rng, c, c.m))
+            H = np.einsum("anvi,anvj->aij", A, A)
+            w = np.linalg.solve(H, np.einsum("anvi,anv->ai", A, b)[..., None])[..., 0]
+            At, bt = _split_affine(alpha, *_split_tasks(rng, c, c.n_test))
+            res = np.einsum("anvi,ai->anv", At, w) - bt
+            loss[r] = (res**2).mean(axis=(1, 2))
+        sa2 = c.nu**2 / c.p  # σ_a²; noisy estimate k1 c*/2, c* = σ_a²/(σ_a²(k1+p+1) + σ²) [derived]
+        est_noise = c.n_t / 2 * sa2 / (sa2 * (c.n_t + c.p + 1) + c.sigma**2)
+        return Result(
+            arrays={"alpha": alpha, "loss": loss},
+            scalars={
+                "alpha_est_nonoise": est0,
+                "alpha_est_noise": est_noise,
+                "alpha_est_nonoise_half_mse": 2 * est0,
+                "alpha_est_noise_half_mse": 2 * est_noise,
+            },
+            meta={
+                "convention": "MSE (this paper); *_half_mse = seeds/001's convention (x2)",
+                "loss": "numerical fitting loss (closed-form min over w), alpha_r = alpha_t",
+            },
+        )
+
+    def plot(self, result: Result):
+        from metagrad.report.plotting import new_figure, sim_errorbar
+
+        L = result.arrays["loss"]
+        fig, ax = new_figure()
+        sim_errorbar(ax[0, 0], result.arrays["alpha"], L.mean(0), L.std(0) / np.sqrt(L.shape[0]))
+        for k, col in (("alpha_est_nonoise", "r"), ("alpha_est_noise", "m")):
+            ax[0, 0].axvline(result.scalars[k], color=col, linestyle="--", label=k)
+        ax[0, 0].set(xlabel="α_t = α_r (MSE convention)", ylabel="test loss")
+        ax[0, 0].legend(fontsize=7)
+        return {"fig11": fig}
+
+    def checks(self, result: Result):
+        L, alpha = result.arrays["loss"], result.arrays["alpha"]
+        d = L - L[:, :1]  # paired differences to α=0 (common training sets)
+        i = int(np.argmin(d.mean(0)))
+        se = d[:, i].std() / np.sqrt(d.shape[0])
+        m = d.mean(0)
+        excess = (np.interp(result.scalars["alpha_est_noise"], alpha, m) - m[i]) / (-m[i])
+        return [
+            check_true(
+                "the optimal α_t = α_r is positive",
+                bool(i > 0 and m[i] + 5 * se < 0),
+                float(alpha[i]),
+                "> 0 with loss below α=0 by > 5 SE",
+                "Fig 11 row 1 left / Fig 12: the optimum is positive when α_t = α_r",
+            ),
+            check_true(
+                "noise-aware split estimate is near-optimal",
+                bool(excess < 0.25),
+                float(excess),
+                "< 0.25",
+                "excess loss at k1·c*/2 over the grid minimum, as a fraction of the "
+                "gain of the minimum over α=0 (mean over training sets)",
+            ),
+        ]

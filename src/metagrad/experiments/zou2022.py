@@ -77,7 +77,7 @@ class Fig8(AbstractExperiment):
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 8"
     Config = Fig8Config
     presets = {"quick": {"log2_n_max": 9, "n_trials": 5, "n_pop": 20_000}, "paper": {}}
-    cost = {"quick": "~3 s", "paper": "~1 min"}
+    cost = {"quick": "~3 s", "paper": "~3 min"}
 
     def run(self, config: Fig8Config, key) -> Result:
         rng = _rng(key)
@@ -183,7 +183,7 @@ class Fig5(AbstractExperiment):
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 5 / H.3"
     Config = Fig5Config
     presets = {"quick": {"n_test": 1000, "n_t": 30}, "paper": {}}
-    cost = {"quick": "~5 s", "paper": "~8 s"}
+    cost = {"quick": "~5 s", "paper": "~15 s"}
 
     def run(self, config: Fig5Config, key) -> Result:
         rng = _rng(key)
@@ -591,7 +591,7 @@ class Fig11(AbstractExperiment):
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 11 / H.5"
     Config = Fig11Config
     presets = {"quick": {"n_rep": 10, "n_test": 300, "n_alpha": 21}, "paper": {}}
-    cost = {"quick": "~3 s", "paper": "~1 min"}
+    cost = {"quick": "~3 s", "paper": "~3 min"}
 
     def run(self, config: Fig11Config, key) -> Result:
         rng, c = _rng(key), config

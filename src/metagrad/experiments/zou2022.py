@@ -17,6 +17,8 @@ from metagrad.experiments._config import ConfigError, ExperimentConfig, param
 from metagrad.tasks import features as feat
 from metagrad.theory import adaptation_lr as alr
 
+__all__ = ["Fig1", "Fig4", "Fig5", "Fig8", "Fig9", "Fig11"]
+
 
 def _rng(key) -> np.random.Generator:
     return np.random.default_rng(np.asarray(jr.key_data(key)).ravel().tolist())
@@ -72,12 +74,14 @@ def _fig8_phis(rng, name: str, n: int, K: int) -> np.ndarray:
 
 @register
 class Fig8(AbstractExperiment):
+    """Fig. 8: |α*(N) − α*_lim| vs N for random-matrix, RBF and polynomial features."""
+
     id = "zou2022.fig8"
     title = "|α*(N) − α*_lim| vs number of training tasks N"
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 8"
     Config = Fig8Config
     presets = {"quick": {"log2_n_max": 9, "n_trials": 5, "n_pop": 20_000}, "paper": {}}
-    cost = {"quick": "~3 s", "paper": "~3 min"}
+    cost = {"quick": "~3 s", "paper": "~2 min"}
 
     def run(self, config: Fig8Config, key) -> Result:
         rng = _rng(key)
@@ -178,6 +182,8 @@ _FIG5_DISTS = {"uniform": ("uniform", 25 / 3), "normal": ("normal", 2.0), "exp":
 
 @register
 class Fig5(AbstractExperiment):
+    """Fig. 5: train loss gap and F_t(w_m) − F_t(w_r) along test-time GD steps."""
+
     id = "zou2022.fig5"
     title = "Loss gap and F_t(w_m) − F_t(w_r) along adaptation steps"
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 5 / H.3"
@@ -282,6 +288,8 @@ class Fig4Config(ExperimentConfig):
 
 @register
 class Fig4(AbstractExperiment):
+    """Fig. 4a: α*_lim vs the data variance (and the feature variance), Gaussian RBF features."""
+
     id = "zou2022.fig4"
     title = "α*_lim vs the variance of D(x), Gaussian RBF features"
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4a"
@@ -387,6 +395,8 @@ def _test_loss(w: np.ndarray, alpha: np.ndarray, ms: alr.MomentSums, saGa: np.nd
 
 @register
 class Fig9(AbstractExperiment):
+    """Fig. 9: α*_lim vs the test-loss optimum in four data/task distributions."""
+
     id = "zou2022.fig9"
     title = "α*_lim vs the test-loss optimum for four data/task distributions (RBF features)"
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 9"
@@ -471,6 +481,8 @@ class Fig1Config(ExperimentConfig):
 
 @register
 class Fig1(AbstractExperiment):
+    """Fig. 1: trajectory of w_m(α) in R² and mean distance to the task optima."""
+
     id = "zou2022.fig1"
     title = "Trajectory of w_m(α) in R² and mean distance to the task optima"
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 1"
@@ -586,6 +598,8 @@ def _split_affine(alpha: np.ndarray, Xt, yt, Xv, yv):
 
 @register
 class Fig11(AbstractExperiment):
+    """Fig. 11: test loss vs α_t = α_r in Bernacchia's linear setting, with split estimates."""
+
     id = "zou2022.fig11"
     title = "Test loss vs α_t = α_r in Bernacchia's linear setting, with the α* estimates"
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 11 / H.5"

@@ -101,7 +101,7 @@ def test_finite_task_training_approaches_infinite_task_as_n_grows(getkey):
     key, kB = getkey(), getkey()
     Bs = sample_B_star(key=key, d=D, k=K)
     B0, w0 = jr.normal(kB, (D, KP)) / np.sqrt(D), 0.1 * jnp.ones(KP)
-    cps = [100, 400]
+    cps = [100, 300]
     _, ref = ltl.infinite_task_trajectory(
         B0=B0,
         w0=w0,
@@ -114,7 +114,7 @@ def test_finite_task_training_approaches_infinite_task_as_n_grows(getkey):
         checkpoints=cps,
     )
     errs = []
-    for n in (100, 10_000):
+    for n in (100, 3000):  # error ~ 1/sqrt(N): expected ratio ~5.5
         t = sample_linear_tasks(
             key=getkey(), B_star=Bs, Sigma_star=SIGMA, n_tasks=n, m=M, sigma2=SIGMA2
         )
@@ -123,7 +123,7 @@ def test_finite_task_training_approaches_infinite_task_as_n_grows(getkey):
             "fo_anil", B0=B0, w0=w0, data=data, B_star=Bs, alpha=ALPHA, beta=ALPHA, checkpoints=cps
         )
         errs.append(np.max(np.abs(dg["star_sv2"] - ref["star_sv2"])))
-    assert errs[1] < errs[0] / 3 and errs[1] < 0.05 * ref["star_sv2"].max()
+    assert errs[1] < errs[0] / 2.5 and errs[1] < 0.05 * ref["star_sv2"].max()
 
 
 def test_train_all_methods_finite_and_validation(getkey):

@@ -210,7 +210,7 @@ class Yuksel2024Fig2(AbstractExperiment):
         },
         "paper": {},
     }
-    cost = {"quick": "~15 s", "paper": "~15 min"}
+    cost = {"quick": "~15 s", "paper": "~15 min (estimated from per-step timings)"}
 
     def run(self, config: Yuksel2024Config, key) -> Result:
         return _curves(config, key)
@@ -420,7 +420,7 @@ class Yuksel2024Table1(AbstractExperiment):
         },
         "paper": {"n_checkpoints": 2},
     }
-    cost = {"quick": "~15 s", "paper": "~15 min"}
+    cost = {"quick": "~20 s", "paper": "~15 min (estimated from per-step timings)"}
 
     def run(self, config: Yuksel2024Config, key) -> Result:
         lo, hi, n = config.ridge_log10

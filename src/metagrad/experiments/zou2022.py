@@ -295,7 +295,7 @@ class Fig4(AbstractExperiment):
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4a"
     Config = Fig4Config
     presets = {"quick": {"n_var": 8, "n_rows": 50_000}, "paper": {}}
-    cost = {"quick": "~2 s", "paper": "~2 min"}
+    cost = {"quick": "~2 s", "paper": "~4 min"}
 
     def run(self, config: Fig4Config, key) -> Result:
         rng = _rng(key)

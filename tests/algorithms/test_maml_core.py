@@ -52,8 +52,8 @@ def test_meta_gradient_matches_central_finite_differences(name, getkey):
     alg = ALGOS[name]()
     model, tasks = _tiny(getkey()), _tasks(getkey())
     flat, unravel = ravel_pytree(model)
-    f = lambda v: alg.meta_loss(unravel(v), tasks)[0]
-    grad = jax.grad(f)(flat)
+    f = jax.jit(lambda v: alg.meta_loss(unravel(v), tasks)[0])
+    grad = jax.jit(jax.grad(f))(flat)
     for _ in range(3):
         d = jr.normal(getkey(), flat.shape)
         d = d / jnp.linalg.norm(d)
@@ -71,10 +71,11 @@ def test_one_step_maml_gradient_equals_hessian_formula(getkey):
     flat, unravel = ravel_pytree(model)
     ls = lambda v: mse(unravel(v)(task.x_support), task.y_support)
     lq = lambda v: mse(unravel(v)(task.x_query), task.y_query)
-    adapted = flat - alpha * jax.grad(ls)(flat)
-    expected = (jnp.eye(flat.size) - alpha * jax.hessian(ls)(flat)) @ jax.grad(lq)(adapted)
+    adapted = flat - alpha * jax.jit(jax.grad(ls))(flat)
+    hess = jax.jit(jax.hessian(ls))(flat)
+    expected = (jnp.eye(flat.size) - alpha * hess) @ jax.jit(jax.grad(lq))(adapted)
     alg = maml(loss=mse, lr=alpha, steps=1)
-    got = ravel_pytree(jax.grad(lambda m: alg.task_loss(m, task)[0])(model))[0]
+    got = ravel_pytree(jax.jit(jax.grad(lambda m: alg.task_loss(m, task)[0]))(model))[0]
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
@@ -101,16 +102,17 @@ def test_first_order_equals_query_gradient_at_adapted_point(make, getkey):
 def test_vmapped_meta_loss_equals_python_loop(name, getkey):
     alg = ALGOS[name]()
     model, tasks = _tiny(getkey()), _tasks(getkey(), n_tasks=4)
-    value, aux = alg.meta_loss(model, tasks)
-    per_task = [alg.task_loss(model, jax.tree.map(lambda a, i=i: a[i], tasks))[0] for i in range(4)]
+    value, aux = jax.jit(alg.meta_loss)(model, tasks)
+    task_loss = jax.jit(alg.task_loss)
+    per_task = [task_loss(model, jax.tree.map(lambda a, i=i: a[i], tasks))[0] for i in range(4)]
     np.testing.assert_allclose(value, np.mean(per_task), rtol=1e-13)
     np.testing.assert_allclose(aux["task_losses"], per_task, rtol=1e-13)
-    g_vmap = jax.grad(lambda m: alg.meta_loss(m, tasks)[0])(model)
-    g_loop = jax.grad(
-        lambda m: (
-            sum(alg.task_loss(m, jax.tree.map(lambda a, i=i: a[i], tasks))[0] for i in range(4)) / 4
-        )
-    )(model)
+    g_vmap = jax.jit(jax.grad(lambda m: alg.meta_loss(m, tasks)[0]))(model)
+
+    def loop_loss(m):
+        return sum(alg.task_loss(m, jax.tree.map(lambda a, i=i: a[i], tasks))[0] for i in range(4))
+
+    g_loop = jax.jit(jax.grad(lambda m: loop_loss(m) / 4))(model)
     np.testing.assert_allclose(
         ravel_pytree(g_vmap)[0], ravel_pytree(g_loop)[0], rtol=1e-11, atol=1e-13
     )

@@ -87,6 +87,7 @@ _MEMORY_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_memory_flat_over_1000_second_order_meta_steps():
     """RSS after 1000 more second-order steps (5 inner steps, 25 tasks) grows < 30 MB.
 

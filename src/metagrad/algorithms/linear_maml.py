@@ -104,12 +104,13 @@ def sweep_runs(
     n_test_tasks: int = 0,
     n_s: int = 50,
     alpha_r_sampled=None,
+    batch_size: int = 50,
 ) -> dict[str, Array]:
     """Monte Carlo of exact MAML over ``n_runs`` independent runs, common data across learning rates.
 
     Returns "exact": conditional test loss (Eq. 123), shape (n_runs, a, r); and, when
     ``n_test_tasks > 0``, "sampled": the sampled test loss of the same ω* at ``alpha_r_sampled``
-    (default ``alpha_r``), shape (n_runs, a, r').
+    (default ``alpha_r``), shape (n_runs, a, r'). Runs are vmapped in chunks of ``batch_size``.
     """
     Sigma = chol_Sigma @ chol_Sigma.T
     Sigma_w = chol_Sigma_w @ chol_Sigma_w.T
@@ -155,4 +156,5 @@ def sweep_runs(
             )
         return out
 
-    return jax.jit(jax.vmap(one_run))(jr.split(key, n_runs))
+    keys = jr.split(key, n_runs)
+    return jax.jit(lambda ks: jax.lax.map(one_run, ks, batch_size=batch_size))(keys)

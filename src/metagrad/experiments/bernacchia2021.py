@@ -152,6 +152,7 @@ def run_linear(cfg: LinearMAMLConfig, key) -> Result:
             "sampled_diff": diff.mean(0),
         }
     lo_t, hi_t = cfg.alpha_t_range
+    i0, imin = int(np.argmin(np.abs(at))), int(np.argmin(arrays["mc_b"]))
     scalars = {
         "theory_argmin_alpha_t": T.numeric_argmin(
             lambda a: theory_loss(cfg, a, cfg.alpha_r_fixed, mats), lo=lo_t, hi=hi_t
@@ -162,7 +163,8 @@ def run_linear(cfg: LinearMAMLConfig, key) -> Result:
         "mc_argmin_alpha_t": float(at[np.argmin(arrays["mc_b"])]),
         # the conditional loss is exactly quadratic in alpha_r: the fitted vertex is its argmin
         "mc_argmin_alpha_r": _quadratic_vertex(ar, arrays["mc_a"]),
-        "mc_at_zero_minus_min": float(np.interp(0.0, at, arrays["mc_b"]) - arrays["mc_b"].min()),
+        "mc_at_zero_minus_min": float(panel_b[:, i0].mean() - panel_b[:, imin].mean()),
+        "mc_at_zero_minus_min_se": float(se(panel_b[:, i0] - panel_b[:, imin])),
     }
     return Result(
         arrays=arrays,
@@ -224,6 +226,9 @@ def linear_checks(result: Result, accurate: bool, rtol: float, Config) -> list:
     hi_r = 1 / (1 + (cfg.p + 1) / cfg.n_r)
     gap = (a["mc_b"] - a["theory_b_grid"]) / a["theory_b_grid"]
     gap_a = (a["mc_a"] - a["theory_a_grid"]) / a["theory_a_grid"]
+    # MC noise allowance: 3 SE of each point (relative), on top of the theory's own error rtol
+    ex_b = np.abs(gap) - 3 * a["mc_b_se"] / np.sqrt(n_seeds) / a["theory_b_grid"]
+    ex_a = np.abs(gap_a) - 3 * a["mc_a_se"] / np.sqrt(n_seeds) / a["theory_a_grid"]
     out = [
         check_true(
             "MC optimal alpha_t < 0",
@@ -259,24 +264,13 @@ def linear_checks(result: Result, accurate: bool, rtol: float, Config) -> list:
         ),
     ]
     if accurate:
-        out.append(
-            check_close(
-                "theory vs MC, panel b (max rel. gap)",
-                float(np.abs(gap).max()),
-                0.0,
-                atol=rtol,
-                note=f"paper: accurate; spec V8: {rtol:.0%}",
+        note = f"max over grid of |rel. gap| - 3 SE/theory; paper: accurate; tol {rtol:.0%}"
+        for panel, ex in (("b", ex_b), ("a", ex_a)):
+            out.append(
+                check_close(
+                    f"theory vs MC, panel {panel}", float(ex.max()), 0.0, atol=rtol, note=note
+                )
             )
-        )
-        out.append(
-            check_close(
-                "theory vs MC, panel a (max rel. gap)",
-                float(np.abs(gap_a).max()),
-                0.0,
-                atol=rtol,
-                note=f"paper: accurate; spec V8: {rtol:.0%}",
-            )
-        )
     else:
         out.append(
             check_true(
@@ -321,69 +315,37 @@ Fig6cConfig = _with_defaults(n_v=10, m=10, **_FIG6)
 Fig6dConfig = _with_defaults(n_v=40, m=10, **_FIG6)
 
 
-def _make(name, cfg, title, quick, cost, accurate=True):
-    cls = type(
-        name,
-        (_Linear,),
-        {
-            "id": f"bernacchia2021.{name.lower()}",
-            "title": title,
-            "paper": PAPER,
-            "Config": cfg,
-            "presets": {"quick": quick, "paper": {}},
-            "cost": cost,
-            "accurate": accurate,
-            "__doc__": f"{title} (Bernacchia 2021).",
-        },
-    )
-    return register(cls)
+def _make(name, cfg, title, quick, cost, accurate=True, rtol=0.03):
+    attrs = {
+        "id": f"bernacchia2021.{name.lower()}",
+        "title": title,
+        "paper": PAPER,
+        "Config": cfg,
+        "presets": {"quick": quick, "paper": {}},
+        "cost": cost,
+        "accurate": bool(accurate),
+        "rtol": rtol,
+        "__doc__": f"{title} (Bernacchia 2021).",
+    }
+    return register(type(name, (_Linear,), attrs))
 
 
 _Q = {"n_runs": 200, "n_test_tasks": 10}
-Fig2 = _make(
-    "Fig2",
-    Fig2Config,
-    "Overparameterized MAML: loss vs alpha_r and alpha_t (Thm 1)",
-    _Q,
-    {"quick": "?", "paper": "?"},
-)
-Fig3 = _make(
-    "Fig3",
-    Fig3Config,
-    "Underparameterized MAML: loss vs alpha_r and alpha_t (Thm 2)",
-    _Q,
-    {"quick": "?", "paper": "?"},
-)
-Fig4 = _make(
-    "Fig4",
-    Fig4Config,
-    "Wishart covariances: loss vs alpha_r and alpha_t (Thm 3)",
-    _Q,
-    {"quick": "?", "paper": "?"},
-)
-Fig6a = _make(
-    "Fig6a",
-    Fig6aConfig,
-    "Strongly overparameterized, w0 != omega0 (Thm 1)",
-    _Q,
-    {"quick": "?", "paper": "?"},
-)
-Fig6b = _make(
-    "Fig6b",
-    Fig6bConfig,
-    "Weakly overparameterized, w0 != omega0 (Thm 1)",
-    _Q,
-    {"quick": "?", "paper": "?"},
-    accurate=False,
-)
-Fig6c = _make(
-    "Fig6c",
-    Fig6cConfig,
-    "Weakly underparameterized (Thm 2)",
-    _Q,
-    {"quick": "?", "paper": "?"},
-    accurate=False,
-)
-Fig6d = _make(
-    "Fig6d", Fig6dConfig, "Strongly underparameterized (Thm 2)", _Q, {"quick": "?", "paper": "?"}
-)
+_Q3 = {"n_runs": 100, "n_grid": 13, "n_test_tasks": 5}
+# (name, config, title, quick preset, cost, theory accurate?, rel. tolerance)
+_TABLE = [
+    ("Fig2", Fig2Config, "Overparameterized MAML vs alpha_r, alpha_t (Thm 1)", _Q, "?", "?"),
+    ("Fig3", Fig3Config, "Underparameterized MAML vs alpha_r, alpha_t (Thm 2)", _Q3, "?", "?"),
+    # spec V8: Fig. 4's gap is the largest (finite-p bias of Thm 3; ~3% measured): 5%
+    ("Fig4", Fig4Config, "Wishart covariances vs alpha_r, alpha_t (Thm 3)", _Q, "?", "?", 1, 0.05),
+    ("Fig6a", Fig6aConfig, "Strongly overparameterized, w0 != omega0 (Thm 1)", _Q, "?", "?"),
+    ("Fig6b", Fig6bConfig, "Weakly overparameterized, w0 != omega0 (Thm 1)", _Q, "?", "?", 0),
+    ("Fig6c", Fig6cConfig, "Weakly underparameterized (Thm 2)", _Q, "?", "?", 0),
+    ("Fig6d", Fig6dConfig, "Strongly underparameterized (Thm 2)", _Q, "?", "?"),
+]
+_made = {
+    row[0]: _make(*row[:4], {"quick": row[4], "paper": row[5]}, *map(float, row[6:7]), *row[7:])
+    for row in _TABLE
+}
+Fig2, Fig3, Fig4 = _made["Fig2"], _made["Fig3"], _made["Fig4"]
+Fig6a, Fig6b, Fig6c, Fig6d = (_made[f"Fig6{c}"] for c in "abcd")

@@ -1,3 +1,4 @@
+# ruff: noqa: F722  (jaxtyping shape strings are not forward annotations)
 r"""MAML on mixed linear regression: exact and asymptotic test loss, negative learning rates.
 
 Theory of Bernacchia, "Meta-learning with negative learning rates" (ICLR 2021, seeds/001), as

@@ -27,6 +27,8 @@ __all__ = ["MamlSinusoid", "MamlSinusoidConfig"]
 
 @dataclasses.dataclass(frozen=True)
 class MamlSinusoidConfig(ExperimentConfig):
+    """Configuration of `maml.sinusoid`; defaults are Finn et al. (2017)'s settings."""
+
     k_shot: int = param(10, "support points per task K", ge=1)
     n_query: int = param(10, "query points per training task", ge=1)
     meta_batch: int = param(25, "tasks per meta-batch", ge=1)
@@ -76,6 +78,8 @@ def _finetune_curve(model: MLP, tasks, *, lr: float, steps: int) -> jax.Array:
 
 @register
 class MamlSinusoid(AbstractExperiment):
+    """MAML vs pretrained (ERM) on sinusoid regression: query MSE vs fine-tuning steps."""
+
     id = "maml.sinusoid"
     title = "MAML vs pretrained (ERM) on sinusoid regression: MSE vs fine-tuning steps"
     paper = "Finn, Abbeel, Levine 2017 (MAML), Sec. 5.1, Fig. 3; sinusoid of seeds/003 Table 2"

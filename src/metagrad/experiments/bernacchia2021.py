@@ -331,7 +331,7 @@ def _make(name, cfg, title, quick, cost, accurate=True, rtol=0.03):
 
 
 _Q = {"n_runs": 200, "n_test_tasks": 10}
-_Q3 = {"n_runs": 100, "n_grid": 13, "n_test_tasks": 5}
+_Q3 = {"n_runs": 200, "n_grid": 7, "alpha_t_range": (-0.15, 0.15), "n_test_tasks": 5}
 # (name, config, title, quick preset, cost, theory accurate?, rel. tolerance)
 _TABLE = [
     ("Fig2", Fig2Config, "Overparameterized MAML vs alpha_r, alpha_t (Thm 1)", _Q, "?", "?"),

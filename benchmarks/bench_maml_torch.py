@@ -62,7 +62,7 @@ def _torch_runner(setting, algo, mode):
     from torch import nn
     from torch.func import functional_call, grad, vmap
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # 2 threads spin-wait badly on the shared 2-core box
     torch.manual_seed(0)
     t = jax.tree.map(lambda a: torch.from_numpy(np.asarray(a).copy()), _data(setting))
     _, first_order, head_only = ALGOS[algo]

@@ -1,11 +1,12 @@
 """Benchmark: a Fig. 5-style (η_w, η_J) grid of teacher–student ODE solves (seeds/000).
 
 Alternatives, in one process: one vmapped batched call vs a serial loop of single jitted solves.
-Run: python benchmarks/bench_teacher_student.py
+Run: python benchmarks/bench_teacher_student.py [K ...]   (default K = 3 6 9)
 """
 
 import os
 import platform
+import sys
 import timeit
 
 import jax
@@ -21,7 +22,7 @@ def main() -> None:
     w, j = np.meshgrid(np.linspace(2, 12, GRID), np.linspace(1, 8, GRID))
     w, j = w.ravel(), j.ravel()
     rows = []
-    for K in (3, 6, 9):
+    for K in [int(a) for a in sys.argv[1:]] or (3, 6, 9):
         cfg = ts.TSConfig(K=K, alpha_max=ALPHA, d_alpha=DA, record_every=50, ic_perturbation=1e-10)
 
         def batched(cfg=cfg):

@@ -67,6 +67,8 @@ class Fig3Config(_Base):
 
 @register
 class Fig3(AbstractExperiment):
+    """Fig 3: ε, R, ρ vs α for η_w = 3 (plateau) and η_w = 9 (specialization)."""
+
     id = "wang2024.fig3"
     title = "Plateau (η_w=3) and specialization (η_w=9) of the order parameters"
     paper = _PAPER
@@ -151,6 +153,8 @@ class Fig4Config(_Base):
 
 @register
 class Fig4(AbstractExperiment):
+    """Fig 4: ε(α_max) vs η_w at η_J = 3, and vs η_J for η_w ∈ {3, 6}."""
+
     id = "wang2024.fig4"
     title = "Final ε vs η_w (η_J=3) and vs η_J (η_w ∈ {3, 6})"
     paper = _PAPER
@@ -265,6 +269,8 @@ class _Linear(AbstractExperiment):
 
 @register
 class Fig10(_Linear):
+    """Fig 10: linear case (i), symmetric R(0): trapped, only B3 learned."""
+
     id = "wang2024.fig10"
     title = "Linear case (i), R(0)=1e-12: trapped, only B3 learned"
     fig = 10
@@ -296,6 +302,8 @@ class Fig10(_Linear):
 
 @register
 class Fig11(_Linear):
+    """Fig 11: linear case (ii): a 2-D subspace learned, trapped."""
+
     id = "wang2024.fig11"
     title = "Linear case (ii), R_11(0)=1.1e-12: a 2-D subspace, still trapped"
     fig = 11
@@ -337,6 +345,8 @@ class Fig11(_Linear):
 
 @register
 class Fig12(_Linear):
+    """Fig 12: linear case (iii): ε → 0 and Q → (K/η_w) I."""
+
     id = "wang2024.fig12"
     title = "Linear case (iii), R_11=1.1e-12, R_31=1.2e-12: ε → 0, Q → (K/η_w) I"
     fig = 12
@@ -366,6 +376,8 @@ class Fig6Config(_Base):
 
 @register
 class Fig6(AbstractExperiment):
+    """Fig 6: K = 6 students, M = 3 teachers: two students per teacher unit."""
+
     id = "wang2024.fig6"
     title = "Overparameterized K=6: two students per teacher unit"
     paper = _PAPER
@@ -422,6 +434,8 @@ class Fig7Config(_Base):
 
 @register
 class Fig7(AbstractExperiment):
+    """Fig 7(a): ε(α) at η_w = 8, η_J = 6 for several teacher variabilities γ."""
+
     id = "wang2024.fig7"
     title = "Teacher variability γ (exact Gaussian closure of App. C): ε(α) at η_w=8"
     paper = _PAPER

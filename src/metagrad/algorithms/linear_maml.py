@@ -10,6 +10,8 @@ least-squares solution otherwise (Eq. 83). Evaluation is exact-conditional (Eqs.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -112,10 +114,39 @@ def sweep_runs(
     ``n_test_tasks > 0``, "sampled": the sampled test loss of the same ω* at ``alpha_r_sampled``
     (default ``alpha_r``), shape (n_runs, a, r'). Runs are vmapped in chunks of ``batch_size``.
     """
-    Sigma = chol_Sigma @ chol_Sigma.T
-    Sigma_w = chol_Sigma_w @ chol_Sigma_w.T
     alpha_t, alpha_r = jnp.atleast_1d(alpha_t), jnp.atleast_1d(alpha_r)
     ar_s = alpha_r if alpha_r_sampled is None else jnp.atleast_1d(alpha_r_sampled)
+    arrays = (alpha_t, alpha_r, ar_s, w0, omega0, chol_Sigma, chol_Sigma_w, F, sigma)
+    statics = dict(m=m, n_t=n_t, n_v=n_v, n_r=n_r, n_test_tasks=n_test_tasks, n_s=n_s)
+    return _sweep(jr.split(key, n_runs), *arrays, batch_size=batch_size, **statics)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("m", "n_t", "n_v", "n_r", "n_test_tasks", "n_s", "batch_size")
+)
+def _sweep(
+    keys,
+    alpha_t,
+    alpha_r,
+    ar_s,
+    w0,
+    omega0,
+    chol_Sigma,
+    chol_Sigma_w,
+    F,
+    sigma,
+    *,
+    m,
+    n_t,
+    n_v,
+    n_r,
+    n_test_tasks,
+    n_s,
+    batch_size,
+):
+    """Jitted body of `sweep_runs` (compiled once per shape and static configuration)."""
+    Sigma = chol_Sigma @ chol_Sigma.T
+    Sigma_w = chol_Sigma_w @ chol_Sigma_w.T
 
     def one_run(k):
         k_train, k_test = jr.split(k)
@@ -156,5 +187,4 @@ def sweep_runs(
             )
         return out
 
-    keys = jr.split(key, n_runs)
-    return jax.jit(lambda ks: jax.lax.map(one_run, ks, batch_size=batch_size))(keys)
+    return jax.lax.map(one_run, keys, batch_size=batch_size)

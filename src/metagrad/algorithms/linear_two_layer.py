@@ -20,6 +20,7 @@ F = B⋆ the oracle). Risks are the halved excess risk ½‖θ̂ − θ⋆‖² 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -147,18 +148,37 @@ def _grad_fn(method: str, alpha: float) -> Callable:
     raise ValueError(f"method={method!r} is not allowed: expected one of {METHODS}.")
 
 
-def _checkpoint_loop(step: Callable, state, checkpoints: Sequence[int], diag: Callable):
-    """Run `step` from 0 to each checkpoint in turn (one jit, dynamic trip count) and record diag."""
+def _checkpoint_loop(run: Callable, state, checkpoints: Sequence[int], diag: Callable):
+    """Advance `state` with ``run(state, n_steps)`` to each checkpoint in turn and record diag."""
     ts = np.asarray(checkpoints, dtype=int)
     if ts.size == 0 or ts[0] < 0 or np.any(np.diff(ts) <= 0):
         raise ValueError(f"checkpoints={ts.tolist()} must be non-negative and strictly increasing.")
-    run = jax.jit(lambda s, n: jax.lax.fori_loop(0, n, lambda _, c: step(c), s))
     out, t = [], 0
     for c in ts:
         state = run(state, int(c - t))
         t = int(c)
         out.append({k: np.asarray(v) for k, v in diag(state).items()})
     return state, {k: np.stack([o[k] for o in out]) for k in out[0]}
+
+
+@functools.partial(jax.jit, static_argnames=("method", "alpha", "beta"))
+def _run_finite(state, n, data, *, method: str, alpha: float, beta: float):
+    """n full-batch steps (dynamic trip count: one compilation per method and step sizes)."""
+    grad = _grad_fn(method, alpha)
+
+    def body(_, s):
+        gB, gw = grad(s[0], s[1], data)
+        return s[0] - beta * gB, s[1] - beta * gw
+
+    return jax.lax.fori_loop(0, n, body, state)
+
+
+@functools.partial(jax.jit, static_argnames=("alpha", "beta", "m_in", "sigma2"))
+def _run_infinite(state, n, B_star, Sigma_star, *, alpha, beta, m_in, sigma2):
+    kw = dict(
+        B_star=B_star, Sigma_star=Sigma_star, alpha=alpha, beta=beta, m_in=m_in, sigma2=sigma2
+    )
+    return jax.lax.fori_loop(0, n, lambda _, s: fo_anil_step(B=s[0], w=s[1], **kw), state)
 
 
 def train(
@@ -183,24 +203,20 @@ def train(
         ((B, w), diagnostics); for ``"bm"`` w is the (N, k') matrix W. diagnostics holds arrays
         over checkpoints: ``star_sv2`` (T, k), ``perp_max``, ``perp_mean``, ``norm_Bw`` (T,).
     """
-    grad = _grad_fn(method, alpha)
+    _grad_fn(method, alpha)  # validates the method name before any compute
     dt = data.X.dtype
     B = jnp.asarray(B0, dt)
-    w = (
-        jnp.broadcast_to(jnp.asarray(w0, dt), (data.X.shape[0], B.shape[1]))
-        if method == "bm"
-        else jnp.asarray(w0, dt)
-    )
-
-    def step(s):
-        gB, gw = grad(s[0], s[1], data)
-        return s[0] - beta * gB, s[1] - beta * gw
+    w = jnp.asarray(w0, dt)
+    if method == "bm":
+        w = jnp.broadcast_to(w, (data.X.shape[0], B.shape[1]))
+    kw = dict(method=method, alpha=float(alpha), beta=float(beta))
+    run = lambda s, n: _run_finite(s, n, data, **kw)  # noqa: E731
 
     def diag(s):
         wm = s[1].mean(0) if method == "bm" else s[1]
         return representation_diagnostics(B=s[0], w=wm, B_star=B_star)
 
-    return _checkpoint_loop(step, (B, w), checkpoints, diag)
+    return _checkpoint_loop(run, (B, w), checkpoints, diag)
 
 
 def infinite_task_trajectory(
@@ -216,13 +232,12 @@ def infinite_task_trajectory(
     checkpoints: Sequence[int],
 ) -> tuple[tuple[Array, Array], dict[str, np.ndarray]]:
     """Iterate the N = ∞ recursion (5)-(7) in float64 (``m_in = inf``: infinite samples too)."""
-    kw = dict(
-        B_star=B_star, Sigma_star=Sigma_star, alpha=alpha, beta=beta, m_in=m_in, sigma2=sigma2
-    )
-    step = lambda s: fo_anil_step(B=s[0], w=s[1], **kw)  # noqa: E731
-    diag = lambda s: representation_diagnostics(B=s[0], w=s[1], B_star=B_star)  # noqa: E731
+    Bs, S = jnp.asarray(B_star, jnp.float64), jnp.asarray(Sigma_star, jnp.float64)
+    kw = dict(alpha=float(alpha), beta=float(beta), m_in=float(m_in), sigma2=float(sigma2))
+    run = lambda s, n: _run_infinite(s, n, Bs, S, **kw)  # noqa: E731
+    diag = lambda s: representation_diagnostics(B=s[0], w=s[1], B_star=Bs)  # noqa: E731
     state = (jnp.asarray(B0, jnp.float64), jnp.asarray(w0, jnp.float64))
-    return _checkpoint_loop(step, state, checkpoints, diag)
+    return _checkpoint_loop(run, state, checkpoints, diag)
 
 
 def one_step_adapt(

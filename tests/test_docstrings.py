@@ -21,6 +21,8 @@ def test_every_exported_name_has_a_docstring():
             missing.append(mod.__name__)
         for name in getattr(mod, "__all__", ()):
             obj = getattr(mod, name)
-            if (inspect.isfunction(obj) or inspect.isclass(obj)) and not (obj.__doc__ or "").strip():
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and not (
+                obj.__doc__ or ""
+            ).strip():
                 missing.append(f"{mod.__name__}.{name}")
     assert not missing, missing

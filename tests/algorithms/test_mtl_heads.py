@@ -25,12 +25,18 @@ from metagrad.models import MLP
 from metagrad.tasks import Task
 
 
+def _balanced_labels(key, t, n, n_way):
+    """Labels of `t` tasks, each class appearing in every task (as in N-way K-shot episodes)."""
+    base = jnp.arange(n) % n_way
+    return jax.vmap(lambda k: jr.permutation(k, base))(jr.split(key, t))
+
+
 def _cls_tasks(key, classes, n=8, d=3):
     t, n_way = classes.shape
     k1, k2, k3, k4 = jr.split(key, 4)
     return Task(
         jr.normal(k1, (t, n, d)),
-        jr.randint(k2, (t, n), 0, n_way),
+        _balanced_labels(k2, t, n, n_way),
         jr.normal(k3, (t, n, d)),
         jr.randint(k4, (t, n), 0, n_way),
         jnp.asarray(classes, jnp.int32),
@@ -106,6 +112,12 @@ def test_prototype_logits_equal_explicit_distances(getkey):
     expected = -((q[:, None, :] - protos[None]) ** 2).sum(-1)
     got = prototype_logits(jnp.asarray(s), jnp.asarray(labels), jnp.asarray(q), n_way=3)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_prototype_of_a_class_absent_from_the_support_is_finite(getkey):
+    s = jr.normal(getkey(), (4, 3))
+    got = prototype_logits(s, jnp.array([0, 0, 1, 1]), jr.normal(getkey(), (2, 3)), n_way=3)
+    assert np.all(np.isfinite(np.asarray(got)))
 
 
 def test_r2d2_and_protonet_train_on_fewshot_features(getkey):

@@ -15,11 +15,10 @@ N_MC = 1_000_000
 def _random_cov(key, L, degenerate=False):
     k1, k2 = jr.split(key)
     A = jr.normal(k1, (L, L)) / np.sqrt(L)
-    C = A @ A.T + 0.05 * jnp.eye(L)
-    if degenerate:  # two nearly collinear fields (correlation ~ 0.9999)
-        C = C.at[1].set(C[0] + 1e-4 * C[1]).at[:, 1].set(C[:, 0] + 1e-4 * C[:, 1])
-        C = C.at[1, 1].set(C[0, 0] * (1 + 1e-4))
-    return C
+    if degenerate:  # two nearly collinear fields (correlation ~ 0.9999), PSD by construction
+        A = A.at[1].set(A[0] + 1e-2 * jr.normal(k2, (L,)) / np.sqrt(L))
+        return A @ A.T
+    return A @ A.T + 0.05 * jnp.eye(L)
 
 
 def _mc(key, C, activation):

@@ -39,13 +39,15 @@ def prototype_logits(support: Array, labels: Array, query: Array, *, n_way: int)
     Args:
         support: support features `[n, h]`; labels: int labels `[n]` in 0..n_way-1.
         query: query features `[m, h]`.
-        n_way: number of classes N.
+        n_way: number of classes N. A class with no support example gets the zero prototype.
 
     Returns:
         Logits `[m, n_way]`.
     """
     onehot = jax.nn.one_hot(labels, n_way, dtype=support.dtype)
-    protos = (onehot.T @ support) / jnp.sum(onehot, axis=0)[:, None]
+    # A class absent from the support gets a zero prototype instead of 0/0 = NaN.
+    counts = jnp.maximum(jnp.sum(onehot, axis=0), 1.0)
+    protos = (onehot.T @ support) / counts[:, None]
     d2 = jnp.sum(query**2, 1)[:, None] - 2 * query @ protos.T + jnp.sum(protos**2, 1)[None, :]
     return -d2
 

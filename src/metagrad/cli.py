@@ -100,7 +100,8 @@ def _execute(specs, *, scale, results, executor, scheduler, workers, progress=Tr
 def list_cmd() -> None:
     """List the registered experiments with their cost at quick and paper scale."""
     table = Table(title="metagrad experiments")
-    for col in ("id", "title", "paper", "quick", "paper scale"):
+    table.add_column("id", no_wrap=True)  # ids are copied into commands: never truncate them
+    for col in ("title", "paper", "quick", "paper scale"):
         table.add_column(col)
     for exp in list_experiments():
         table.add_row(
@@ -118,7 +119,8 @@ def show(exp_id: str, scale: Annotated[str, typer.Option(help="quick or paper")]
     except ConfigError as err:
         _fail(str(err))
     table = Table(title=f"{exp.id} — {exp.title} ({exp.paper}); scale={scale}")
-    for col in ("key", "type", "value", "allowed", "meaning"):
+    table.add_column("key", no_wrap=True)
+    for col in ("type", "value", "allowed", "meaning"):
         table.add_column(col)
     values = cfg.to_dict()
     for name, tp, _default, allowed, doc in exp.Config.describe():

@@ -72,13 +72,7 @@ def meta_step(
         `(new_state, metrics)`; metrics hold `loss` (scalar), `task_losses` `[tasks]`,
         `inner_losses` `[tasks, steps]` when the algorithm has an inner loop, `grad_norm`.
     """
-    grads, metrics = algorithm.meta_grad(state.params, tasks)
-    updates, opt_state = optimizer.update(
-        grads, state.opt_state, eqx.filter(state.params, eqx.is_inexact_array)
-    )
-    params = eqx.apply_updates(state.params, updates)
-    metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
-    return MetaState(params, opt_state, state.step + 1), metrics
+    return _step_impl(algorithm, optimizer, state, tasks)
 
 
 @eqx.filter_jit

@@ -15,7 +15,7 @@ from metagrad.experiments._base import AbstractExperiment, Result, check_true, r
 from metagrad.experiments._config import ExperimentConfig, param
 from metagrad.theory import teacher_student as ts
 
-__all__ = ["Fig3", "Fig4", "Fig6", "Fig7", "Fig10", "Fig11", "Fig12"]
+__all__ = ["Fig3", "Fig4", "Fig5", "Fig6", "Fig7", "Fig10", "Fig11", "Fig12"]
 
 _PAPER = "Wang, Yip, Li 2024 (seeds/000)"
 
@@ -477,5 +477,129 @@ class Fig7(AbstractExperiment):
                 bool(np.all(e[:, -1] < 0.5 * e[:, 0])),
                 np.round(e[:, -1], 4).tolist(),
                 "< ε(0)/2",
+            ),
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig5Config(_Base):
+    Ks: tuple[int, ...] = param((3, 4, 5, 6, 7, 8, 9), "student widths K (one panel each)", ge=1)
+    eta_w_grid: tuple[float, ...] = param(
+        tuple(float(x) for x in range(1, 21)), "η_w grid (not given; spec §6.9: [1, 20])", gt=0
+    )
+    eta_J_grid: tuple[float, ...] = param(
+        tuple(0.5 * x for x in range(1, 21)), "η_J grid (not given; spec §6.9: [0.5, 10])", gt=0
+    )
+    alpha_max: float = param(450.0, "horizon α_final (paper: 450)", gt=0)
+    d_alpha: float = param(0.02, "RK4 step (spec §6.2: 0.01-0.02)", gt=0)
+    record_every: int = param(50, "RK4 steps between records (α̃ resolution)", ge=1)
+    level: float = param(0.01, "error level of α̃ (paper: ε ≤ 0.01)", gt=0)
+
+
+def _alpha_tilde(config, K: int) -> tuple[np.ndarray, np.ndarray]:
+    """α̃ (first α with ε ≤ level, NaN if never) and a divergence mask on the (η_w, η_J) grid."""
+    W, J = np.meshgrid(config.eta_w_grid, config.eta_J_grid, indexing="ij")
+    cfg = _cfg(config, K=K, eta_J=config.eta_J, ic_perturbation=config.delta)
+    tr = ts.integrate_batch(cfg, eta_w=W.ravel(), eta_J=J.ravel())
+    diverged = ~np.all(np.isfinite(np.asarray(tr.eps)), axis=-1)
+    return ts.first_crossing(tr, config.level).reshape(W.shape), diverged.reshape(W.shape)
+
+
+def _min_success(at: np.ndarray, grid, axis: int) -> np.ndarray:
+    """Smallest grid value with a finite α̃ along ``axis`` (NaN where none)."""
+    ok = np.isfinite(at)
+    g = np.where(ok, np.expand_dims(np.asarray(grid, float), 1 - axis), np.inf).min(axis)
+    return np.where(np.isfinite(g), g, np.nan)
+
+
+@register
+class Fig5(AbstractExperiment):
+    """Fig 5: α̃ (first α with ε ≤ 0.01) on an (η_w, η_J) grid, one panel per K (M = 3)."""
+
+    id = "wang2024.fig5"
+    title = "Overparameterization phase diagrams: α̃(η_w, η_J) for K = 3..9"
+    paper = _PAPER
+    Config = Fig5Config
+    presets = {
+        "quick": {
+            "Ks": (3, 5),
+            "eta_w_grid": (4.0, 8.0, 12.0, 16.0, 20.0),
+            "eta_J_grid": (1.0, 3.0, 6.0, 10.0),
+            "alpha_max": 200.0,
+            "d_alpha": 0.2,
+            "record_every": 5,
+        },
+        "paper": {},
+    }
+    cost = {"quick": "~15 s", "paper": "see docs/wang2024.md"}
+
+    def run(self, config, key) -> Result:
+        out = [_alpha_tilde(config, K) for K in config.Ks]
+        arrays = {
+            "alpha_tilde": np.stack([a for a, _ in out]),
+            "diverged": np.stack([d for _, d in out]),
+            "eta_w": np.asarray(config.eta_w_grid),
+            "eta_J": np.asarray(config.eta_J_grid),
+            "K": np.asarray(config.Ks),
+        }
+        meta = {"level": config.level, "alpha_max": config.alpha_max, "delta": config.delta}
+        return Result(arrays, {}, meta, nan_ok=("alpha_tilde",))
+
+    def plot(self, result):
+        import matplotlib.pyplot as plt
+
+        from metagrad.report.plotting import new_figure
+
+        a = result.arrays
+        cmap = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
+        fig, ax = new_figure(len(a["K"]))
+        for i, K in enumerate(a["K"]):
+            im = ax[0, i].pcolormesh(
+                a["eta_w"],
+                a["eta_J"],
+                np.ma.masked_invalid(a["alpha_tilde"][i]).T,
+                shading="nearest",
+                cmap=cmap,
+                vmin=0.0,
+                vmax=result.meta["alpha_max"],
+            )
+            ax[0, i].set(title=f"K={K} (grey: never ε≤{result.meta['level']})", xlabel="η_w")
+        ax[0, 0].set_ylabel("η_J")
+        fig.colorbar(im, ax=ax[0, -1], label="α̃")
+        return {"fig5": fig}
+
+    def checks(self, result):
+        a = result.arrays
+        at, K = a["alpha_tilde"], a["K"]
+        n_ok = np.isfinite(at).sum(axis=(1, 2))
+        min_w = np.nanmin(np.stack([_min_success(x, a["eta_w"], 0) for x in at]), axis=1)
+        min_j = np.stack([_min_success(x, a["eta_J"], 1) for x in at])
+        both = np.isfinite(min_j[:-1]) & np.isfinite(min_j[1:])
+        return [
+            check_true(
+                "the success region (finite α̃) grows with K",
+                bool(np.all(np.diff(n_ok) >= 0) and n_ok[-1] > n_ok[0]),
+                dict(zip(K.tolist(), n_ok.tolist())),
+                "non-decreasing in K, larger at the largest K",
+                "counted on the grid; ties between neighbouring K allowed on a coarse grid",
+            ),
+            check_true(
+                "the minimal η_w that reaches the level grows with K",
+                bool(np.all(np.diff(min_w) >= 0) and min_w[-1] > min_w[0]),
+                dict(zip(K.tolist(), min_w.tolist())),
+                "non-decreasing in K, larger at the largest K",
+            ),
+            check_true(
+                "at every η_w, the minimal η_J that reaches the level does not fall with K",
+                bool(np.all(min_j[1:][both] >= min_j[:-1][both]) and both.any()),
+                np.round(min_j, 3).tolist(),
+                "min η_J(K') ≥ min η_J(K) for K' > K",
+            ),
+            check_true(
+                "no divergence (NaN/inf ε) on the grid",
+                not bool(a["diverged"].any()),
+                int(a["diverged"].sum()),
+                0,
+                "a diverged point would otherwise count as 'never reached'",
             ),
         ]

@@ -1,0 +1,12 @@
+"""Zou, Liu, Li 2022 (seeds/003): the optimal adaptation learning rate of MAML.
+
+Loss convention: plain MSE (the paper's), inner step w' = w − (2α/K)Φᵀ(Φw − y). Which "true α*"
+each figure uses is stated in its `meta["alpha_true_definition"]` (spec 003 §5.2).
+
+Submodules: `linear` (Figs 1, 5, 8, closed form), `estimates` (Figs 4, 9, 11), `neural`
+(Table 2, sinusoid with frozen MLP features) and `ntk` (Fig 2 and the NTK panel of Fig 4).
+"""
+
+from metagrad.experiments.zou2022 import estimates as estimates
+from metagrad.experiments.zou2022 import linear as linear
+from metagrad.experiments.zou2022 import neural as neural

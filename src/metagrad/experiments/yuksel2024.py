@@ -420,7 +420,7 @@ class Yuksel2024Table1(AbstractExperiment):
         },
         "paper": {"n_checkpoints": 2},
     }
-    cost = {"quick": "~20 s", "paper": "~15 min (estimated from per-step timings)"}
+    cost = {"quick": "~20 s", "paper": "~11 min (measured, 2-core CPU)"}
 
     def run(self, config: Yuksel2024Config, key) -> Result:
         lo, hi, n = config.ridge_log10

@@ -72,3 +72,11 @@ def test_rejects_invalid_covariance():
 def test_integrals_are_jittable(getkey):
     C = _random_cov(getkey(), 3)
     np.testing.assert_allclose(jax.jit(ts.i4)(C), ts.i4(C), rtol=1e-13)
+
+
+def test_fast_arcsin_matches_numpy(getkey):
+    """The arctan form of arcsin used by I2/I4 equals NumPy's arcsin to rounding (incl. ±1)."""
+    from metagrad.theory._ts_integrals import _asin
+
+    x = np.r_[-1.0, 1.0, np.asarray(jr.uniform(getkey(), (10_000,), minval=-1.0, maxval=1.0))]
+    np.testing.assert_allclose(np.asarray(_asin(jnp.asarray(x))), np.arcsin(x), rtol=0, atol=1e-15)

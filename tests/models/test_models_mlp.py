@@ -29,3 +29,14 @@ def test_bad_sizes_rejected(kw, getkey):
     args = {"in_size": 1, "out_size": 1, **kw}
     with pytest.raises(ValueError, match=next(iter(kw))):
         MLP(**args, key=getkey())
+
+
+def test_normal_init_weights_have_variance_one_over_fan_in(getkey):
+    m = MLP(50, 1, width=60, depth=2, dtype=jnp.float64, init="normal", key=getkey())
+    for layer in (*m.hidden, m.head):
+        w = np.asarray(layer.weight).ravel() * np.sqrt(layer.weight.shape[1])
+        # variance of n standard normals: SE of the sample variance is sqrt(2/n)
+        assert abs(w.var() - 1.0) <= 5 * np.sqrt(2 / w.size)
+        assert not np.any(np.asarray(layer.bias))
+    with pytest.raises(ValueError, match="init"):
+        MLP(2, 1, init="xavier", key=getkey())

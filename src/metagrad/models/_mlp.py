@@ -19,6 +19,16 @@ def _linear_batch(layer: eqx.nn.Linear, x: Array) -> Array:
     return y if layer.bias is None else y + layer.bias
 
 
+def _normal_init(layer: eqx.nn.Linear, key: PRNGKeyArray) -> eqx.nn.Linear:
+    """The layer with weights redrawn from N(0, 1/fan_in) and zero biases."""
+    w = layer.weight
+    weight = jr.normal(key, w.shape, w.dtype) / jnp.sqrt(w.shape[1]).astype(w.dtype)
+    layer = eqx.tree_at(lambda lin: lin.weight, layer, weight)
+    if layer.bias is None:
+        return layer
+    return eqx.tree_at(lambda lin: lin.bias, layer, jnp.zeros_like(layer.bias))
+
+
 class MLP(eqx.Module):
     """Fully connected network `x -> head(features(x))` acting on a batch of inputs.
 
@@ -33,7 +43,9 @@ class MLP(eqx.Module):
         depth: number of hidden layers, >= 0 (MAML sinusoid: 2).
         activation: elementwise nonlinearity (default ReLU).
         dtype: parameter dtype, float32 by default (even though metagrad enables x64).
-        key: `jax.random` key for the initialisation (equinox's default, uniform fan-in).
+        init: `"uniform"` (equinox's default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights and
+            biases) or `"normal"` (weights N(0, 1/fan_in), biases 0; Bernacchia 2021, Sec. 5.4).
+        key: `jax.random` key for the initialisation.
     """
 
     hidden: tuple[eqx.nn.Linear, ...]
@@ -49,6 +61,7 @@ class MLP(eqx.Module):
         *,
         activation: Callable[[Array], Array] = jax.nn.relu,
         dtype: jnp.dtype = jnp.float32,
+        init: str = "uniform",
         key: PRNGKeyArray,
     ):
         for name, value, low in (("in_size", in_size, 1), ("out_size", out_size, 1)):
@@ -56,6 +69,8 @@ class MLP(eqx.Module):
                 raise ValueError(f"MLP: {name}={value} must be >= {low}")
         if width < 1 or depth < 0:
             raise ValueError(f"MLP: width={width} must be >= 1 and depth={depth} >= 0")
+        if init not in ("uniform", "normal"):
+            raise ValueError(f"MLP: init={init!r} must be 'uniform' or 'normal'")
         keys = jr.split(key, depth + 1)
         sizes = [in_size] + [width] * depth
         self.hidden = tuple(
@@ -63,6 +78,9 @@ class MLP(eqx.Module):
             for a, b, k in zip(sizes[:-1], sizes[1:], keys[:-1])
         )
         self.head = eqx.nn.Linear(sizes[-1], out_size, key=keys[-1], dtype=dtype)
+        if init == "normal":
+            self.hidden = tuple(_normal_init(lin, k) for lin, k in zip(self.hidden, keys[:-1]))
+            self.head = _normal_init(self.head, keys[-1])
         self.activation = activation
 
     def features(self, x: Float[Array, "n d"]) -> Float[Array, "n h"]:  # noqa: F722

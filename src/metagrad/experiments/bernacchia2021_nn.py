@@ -1,0 +1,263 @@
+"""Bernacchia 2021 (seeds/001), Fig. 5: second-order MAML on a ReLU network, nonlinear tasks.
+
+Sec. 5.4: tasks y = (wᵀx + b)² + z; a 2-hidden-layer ReLU MLP (p → width → width → 1, weights
+N(0, 1/fan_in), biases 0) is meta-trained by full-batch gradient descent on m fixed tasks,
+differentiating through one inner step at rate α_t; it is then adapted with one step at rate α_r
+on n_r points of each of `n_test_tasks` new tasks and evaluated on n_s points. The average test
+loss is plotted against α_t (mean ± standard error over seeds). No theory exists for this case.
+
+Within a seed, every α_t uses the same initial network, meta-training tasks and test tasks
+(common random numbers), so differences between α_t are paired; seeds are independent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+
+from metagrad.algorithms import LOSSES, init_meta_state, maml, meta_step
+from metagrad.experiments._base import AbstractExperiment, Result, check_close, check_true, register
+from metagrad.experiments._config import ConfigError, ExperimentConfig, param
+from metagrad.models import MLP
+from metagrad.tasks import Task, sample_quadratic_tasks
+
+__all__ = ["Fig5", "Fig5Config"]
+
+PAPER_OPTIMUM = -0.0075  # Bernacchia 2021, Sec. 5.4 (text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig5Config(ExperimentConfig):
+    """Configuration of `bernacchia2021.fig5`; defaults are the paper's (spec A5, A10)."""
+
+    p: int = param(60, "input dimension", ge=1)
+    n_t: int = param(30, "training points per meta-training task", ge=1)
+    n_v: int = param(2, "validation points per meta-training task", ge=1)
+    n_r: int = param(20, "target points for adaptation at test time", ge=1)
+    n_s: int = param(50, "test points per test task", ge=1)
+    m: int = param(3, "meta-training tasks", ge=1)
+    sigma: float = param(1.0, "label noise", ge=0)
+    nu: float = param(0.5, "task variability (Cov w = nu^2/p I)", ge=0)
+    width: int = param(400, "hidden width (both hidden layers)", ge=1)
+    depth: int = param(2, "hidden layers", ge=1)
+    alpha_r: float = param(0.01, "adaptation learning rate at test time")
+    alpha_t_range: tuple[float, ...] = param((-0.02, 0.02), "alpha_t sweep [lo, hi]")
+    n_grid: int = param(17, "alpha_t grid points (paper range: step 0.0025)", ge=3)
+    outer_lr: float = param(1e-3, "outer (meta) gradient-descent learning rate", gt=0)
+    outer_steps: int = param(5000, "full-batch outer gradient-descent steps", ge=1)
+    n_test_tasks: int = param(1000, "test tasks per seed", ge=1)
+    test_chunk: int = param(100, "test tasks evaluated at once (memory)", ge=1)
+    n_seeds: int = param(10, "independent runs per alpha_t (error bars)", ge=2)
+    loss: str = param(
+        "half_mse", "loss of every loop and of the reported test loss", choices=("half_mse", "mse")
+    )
+
+    def check(self) -> None:
+        r = self.alpha_t_range
+        if len(r) != 2 or not r[0] < r[1]:
+            raise ConfigError(f"alpha_t_range={r} must be (lo, hi) with lo < hi.")
+        if self.n_test_tasks % self.test_chunk:
+            raise ConfigError(
+                f"n_test_tasks={self.n_test_tasks} must be a multiple of "
+                f"test_chunk={self.test_chunk}."
+            )
+
+
+def meta_train_fixed(
+    model: MLP, tasks: Task, alpha_t: jax.Array, cfg: Fig5Config
+) -> tuple[MLP, jax.Array]:
+    """Full-batch outer gradient descent on fixed tasks through one inner step (Eq. 1, 3).
+
+    Returns the meta-trained network and the outer (meta-training) loss after each step,
+    `[outer_steps]`; a non-finite loss marks divergence.
+    """
+    algorithm = maml(loss=LOSSES[cfg.loss], lr=alpha_t, steps=1)
+    optimizer = optax.sgd(cfg.outer_lr)
+
+    def body(state, _):
+        state, metrics = meta_step(algorithm, optimizer, state, tasks)
+        return state, metrics["loss"]
+
+    state, losses = jax.lax.scan(body, init_meta_state(model, optimizer), None, cfg.outer_steps)
+    return state.params, losses
+
+
+def adapted_test_loss(model: MLP, tasks: Task, cfg: Fig5Config) -> jax.Array:
+    """Average test loss after one adaptation step at α_r (Eq. 2), over chunks of tasks."""
+    algorithm = maml(loss=LOSSES[cfg.loss], lr=cfg.alpha_r, steps=1)
+    chunks = jax.tree.map(lambda a: a.reshape(-1, cfg.test_chunk, *a.shape[1:]), tasks)
+    return jnp.mean(jax.lax.map(lambda t: algorithm.meta_loss(model, t)[0], chunks))
+
+
+def _seed_curve(key: jax.Array, alpha_t: jax.Array, cfg: Fig5Config):
+    """(test loss, final meta-training loss), each `[n_grid]`, for one seed."""
+    k_init, k_train, k_test = jr.split(key, 3)
+    model = MLP(cfg.p, 1, cfg.width, cfg.depth, dtype=jnp.float64, init="normal", key=k_init)
+    sample = dict(p=cfg.p, nu=cfg.nu, sigma=cfg.sigma)
+    train = sample_quadratic_tasks(
+        k_train, n_tasks=cfg.m, n_support=cfg.n_t, n_query=cfg.n_v, **sample
+    )
+    test = sample_quadratic_tasks(
+        k_test, n_tasks=cfg.n_test_tasks, n_support=cfg.n_r, n_query=cfg.n_s, **sample
+    )
+    trained, losses = jax.vmap(meta_train_fixed, in_axes=(None, None, 0, None))(
+        model, train, alpha_t, cfg
+    )
+    per_alpha = lambda i: adapted_test_loss(jax.tree.map(lambda a: a[i], trained), test, cfg)  # noqa: E731
+    return jax.lax.map(per_alpha, jnp.arange(alpha_t.shape[0])), losses[:, -1]
+
+
+_seed_curve_jit = jax.jit(_seed_curve, static_argnums=2)
+
+
+def _is_paper_network(cfg: Fig5Config) -> bool:
+    """True at the paper's network, rates and training length (where its claims apply)."""
+    paper = Fig5Config()
+    keys = ("p", "width", "depth", "outer_lr", "outer_steps", "alpha_r", "loss", "m", "n_v")
+    return all(getattr(cfg, k) == getattr(paper, k) for k in keys)
+
+
+def run_fig5(cfg: Fig5Config, key: jax.Array) -> Result:
+    """Test loss vs α_t for `n_seeds` seeds; diverged points (any non-finite seed) are NaN."""
+    alpha_t = np.linspace(*cfg.alpha_t_range, cfg.n_grid)
+    outs = [_seed_curve_jit(k, jnp.asarray(alpha_t), cfg) for k in jr.split(key, cfg.n_seeds)]
+    test, train = (np.stack([np.asarray(o[i]) for o in outs]) for i in (0, 1))
+    diverged = ~(np.isfinite(test) & np.isfinite(train)).all(axis=0)
+    test = np.where(diverged[None], np.nan, test)
+    mean, se = test.mean(0), test.std(0, ddof=1) / np.sqrt(cfg.n_seeds)
+    best = int(np.nanargmin(mean)) if not diverged.all() else 0
+    zero = int(np.argmin(np.abs(alpha_t)))
+    paired = test[:, zero] - test[:, best]
+    return Result(
+        arrays={
+            "alpha_t": alpha_t,
+            "test_loss": mean,
+            "test_loss_se": se,
+            "test_loss_seeds": test,
+            "diverged": diverged.astype(float),
+        },
+        scalars={
+            "best_alpha_t": alpha_t[best] if not diverged.all() else np.nan,
+            "grid_step": alpha_t[1] - alpha_t[0],
+            "loss_at_zero_minus_best": paired.mean(),
+            "loss_at_zero_minus_best_se": paired.std(ddof=1) / np.sqrt(cfg.n_seeds),
+            "n_diverged_points": float(diverged.sum()),
+        },
+        meta={
+            "loss": cfg.loss,
+            "n_seeds": cfg.n_seeds,
+            "paper_network": _is_paper_network(cfg),
+            "diverged_alpha_t": alpha_t[diverged].tolist(),
+        },
+        nan_ok=("test_loss", "test_loss_se", "test_loss_seeds", "best_alpha_t"),
+    )
+
+
+def _divergence_at_ends(diverged: np.ndarray) -> bool:
+    """True when the diverged grid points are contiguous runs at the two ends of the grid."""
+    finite = np.flatnonzero(~diverged)
+    return finite.size > 0 and bool(np.all(~diverged[finite[0] : finite[-1] + 1]))
+
+
+def fig5_checks(result: Result) -> list:
+    """Divergence only at large |α_t|; at paper scale: best α_t < 0, near −0.0075 (Sec. 5.4)."""
+    s, diverged = result.scalars, result.arrays["diverged"] > 0
+    out = [
+        check_true(
+            "diverged alpha_t only at the ends of the grid (large |alpha_t|), flagged as NaN",
+            _divergence_at_ends(diverged),
+            result.meta["diverged_alpha_t"],
+            "contiguous at the grid ends",
+            "a point diverges when any seed's meta-training or test loss is non-finite",
+        )
+    ]
+    if not result.meta["paper_network"]:  # quick scale: no claim of the paper is checked
+        return out
+    se = s["loss_at_zero_minus_best_se"]
+    return out + [
+        check_true(
+            "best alpha_t < 0",
+            bool(s["best_alpha_t"] < 0),
+            s["best_alpha_t"],
+            "< 0",
+            "argmin over the alpha_t grid of the seed-averaged test loss (finite points only)",
+        ),
+        check_true(
+            "loss at alpha_t=0 above the best (by > 2 paired SE)",
+            bool(s["loss_at_zero_minus_best"] > 2 * se),
+            s["loss_at_zero_minus_best"],
+            f"> 2 SE ({2 * se:.3g})",
+            f"SE of the per-seed paired difference over {result.meta['n_seeds']} seeds",
+        ),
+        check_close(
+            "best alpha_t = -0.0075 (paper, Sec. 5.4)",
+            s["best_alpha_t"],
+            PAPER_OPTIMUM,
+            atol=s["grid_step"],
+            note="tolerance = one grid step of the alpha_t sweep",
+        ),
+    ]
+
+
+def plot_fig5(result: Result):
+    """Test loss vs α_t with standard errors over seeds; diverged α_t marked, not plotted."""
+    from metagrad.report.plotting import new_figure, sim_errorbar
+
+    a = result.arrays
+    fig, ax = new_figure(1)
+    ok = a["diverged"] == 0
+    sim_errorbar(
+        ax[0, 0],
+        a["alpha_t"][ok],
+        a["test_loss"][ok],
+        a["test_loss_se"][ok],
+        label="MAML, ReLU net",
+    )
+    for x in a["alpha_t"][~ok]:
+        ax[0, 0].axvline(x, color="red", ls=":", lw=1)
+    ax[0, 0].axvline(result.scalars["best_alpha_t"], color="gray", ls="--", lw=1, label="best α_t")
+    ax[0, 0].set(xlabel="α_t", ylabel="average test loss", title="fig5 (nonlinear regression)")
+    ax[0, 0].legend(title=f"diverged (red): {int((~ok).sum())}")
+    fig.tight_layout()
+    return {"panels": fig}
+
+
+# Quick scale (seconds): no claim of the paper is checked (see docs/bernacchia2021.md). A
+# width-20 network has a much smaller neural tangent kernel, so the outer rate and both inner
+# rates are scaled up, and the alpha_t range reaches the rates where the inner step diverges.
+_QUICK = {
+    "width": 20,
+    "outer_lr": 4e-2,
+    "alpha_r": 0.2,
+    "alpha_t_range": (-0.4, 0.4),
+    "n_grid": 9,
+    "outer_steps": 500,
+    "n_seeds": 3,
+    "n_test_tasks": 100,
+}
+
+
+@register
+class Fig5(AbstractExperiment):
+    """Second-order MAML on a ReLU network, y = (wᵀx + b)² + z (Bernacchia 2021, Fig. 5)."""
+
+    id = "bernacchia2021.fig5"
+    title = "Nonlinear regression, 2-layer ReLU net, 2nd-order MAML vs alpha_t"
+    paper = "Bernacchia 2021, ICLR (seeds/001)"
+    Config = Fig5Config
+    presets = {"quick": _QUICK, "paper": {}}
+    cost = {"quick": "~8 s", "paper": "~6 h (extrapolated from timed steps)"}
+
+    def run(self, config: Fig5Config, key) -> Result:
+        return run_fig5(config, key)
+
+    def plot(self, result: Result):
+        return plot_fig5(result)
+
+    def checks(self, result: Result):
+        return fig5_checks(result)

@@ -61,6 +61,8 @@ class TSConfig:
         D: covariance of ΔB^t, ``"T"`` (norm-preserving) or ``"I"``.
         ic_perturbation: δ, R0 ← R0 (1 + δ U) with U ~ Unif(−1, 1) drawn from ``ic_seed``.
         ic_seed: seed of U (NumPy, fixed so that runs are reproducible).
+        paper_literal: use the equations as printed, typos included (diagnosis only; see
+            :func:`order_parameter_rhs`).
     """
 
     K: int = 3
@@ -81,6 +83,7 @@ class TSConfig:
     D: str = "T"
     ic_perturbation: float = 0.0
     ic_seed: int = 0
+    paper_literal: bool = False
 
     def __post_init__(self) -> None:
         for name, lo in (("K", 1), ("M", 1), ("record_every", 1)):
@@ -194,7 +197,14 @@ def meta_generalization_error(
 
 
 def order_parameter_rhs(
-    Q: Array, R: Array, T: Array, p: dict, *, activation: str = "erf", D: Array | None = None
+    Q: Array,
+    R: Array,
+    T: Array,
+    p: dict,
+    *,
+    activation: str = "erf",
+    D: Array | None = None,
+    paper_literal: bool = False,
 ) -> tuple[Array, Array]:
     r"""Right-hand side (dQ/dα, dR/dα) of the corrected ODEs (36)/(D5) and (38)/(D6).
 
@@ -208,6 +218,10 @@ def order_parameter_rhs(
             ``gamma`` (None = no teacher variability); scalars, may be traced.
         activation: ``"erf"`` or ``"linear"``.
         D: (M, M) covariance of ΔB^t (needed with ``gamma``).
+        paper_literal: for diagnosis only, use the equations as printed, with the index typos
+            of spec §3.3: erf — (36) f_in for f_im; (38) f_kn for f_ln in its second line and
+            Σ_nm f_km f_lm I4(k,l,n,m) for G_kl Σ_n I4(k,l,n,n); (D6) noise prefactor 1/(VK²M²);
+            linear — (E4) R_kn R_km for R_kn R_lm in the middle Wick term of each η_J² line.
 
     Returns:
         (dQ (K, K), dR (K, M)).
@@ -219,48 +233,73 @@ def order_parameter_rhs(
     f = I2[:K, t]
     G = f @ f.T
     a1, a2 = eJ * ew / (K * M), eJ * ew**2 / (K**2 * M)
-    dR = a1 * jnp.einsum("km,knm->kn", f, I3[:, r, t]) - a2 * jnp.einsum(
-        "ik,kni->kn", G, I3[:, r, :K]
-    )
+    lit36 = paper_literal and activation == "erf"
+    dR = a1 * jnp.einsum("km,knm->kn", f, I3[:, r, t])
+    if lit36:  # literal (36): Σ_im f_in f_km I3(k,n,i) in place of Σ_i G_ik I3(k,n,i)
+        dR = dR - a2 * jnp.einsum("in,k,kni->kn", f, f.sum(1), I3[:, r, :K])
+    else:
+        dR = dR - a2 * jnp.einsum("ik,kni->kn", G, I3[:, r, :K])
     dQ = a1 * jnp.einsum("kn,kln->kl", f, I3[:, :K, t]) - a2 * jnp.einsum(
         "ik,kli->kl", G, I3[:, :K, :K]
     )
-    dQ = dQ + dQ.T + p["inv_V"] * _second_order(f, G, I4, t, K, M, eJ, ew)
+    # literal (38), second line: f_kn I3(l,k,n) and f_in f_kn I3(l,k,i), i.e. the k-row again
+    dQ_lk = _literal_38_second_line(f, G, I3, t, K, a1, a2) if lit36 else dQ.T
+    second = _second_order(f, G, I4, t, K, M, eJ, ew, literal=paper_literal, activation=activation)
+    dQ = dQ + dQ_lk + p["inv_V"] * second
+    m_noise = M**2 if lit36 else M  # literal (D6): (η_Jη_w)²/(V(KM)²)
     dQ = (
         dQ
         + eJ**2
         * ew**2
         * p["noise"]
         * p["inv_V"]
-        / (K**2 * M)
+        / (K**2 * m_noise)
         * G
         * j2(C, activation=activation)[:K, :K]
     )
     return dQ - 2 * p["lam"] * eJ * Q, dR - p["lam"] * eJ * R
 
 
-def _second_order(f, G, I4, t, K, M, eJ, ew):
-    """The η_J² (1/V) terms of (38)/(D6), times V."""
+def _literal_38_second_line(f, G, I3, t, K, a1, a2):
+    """(38) as printed, second line: Σ_n f_kn I3(l,k,n) − Σ_i G_ik I3(l,k,i) (typo: f_kn, G_ik)."""
+    return a1 * jnp.einsum("kn,lkn->kl", f, I3[:, :K, t]) - a2 * jnp.einsum(
+        "ik,lki->kl", G, I3[:, :K, :K]
+    )
+
+
+def _second_order(f, G, I4, t, K, M, eJ, ew, *, literal=False, activation="erf"):
+    """The η_J² (1/V) terms of (38)/(D6), times V (``literal``: as printed in (38) or (E4))."""
     Itt, Itx, Ixx = I4[:, :, t, t], I4[:, :, t, :K], I4[:, :, :K, :K]
     b1 = eJ**2 * ew**2 / (K**2 * M**2)
     b2 = 2 * eJ**2 * ew**3 / (K**3 * M**2)
     b3 = eJ**2 * ew**4 / (K**4 * M**2)
-    s1 = G * jnp.einsum("klnn->kl", Itt) + jnp.einsum("kn,lm,klnm->kl", f, f, Itt)
+    lit38, litE4 = literal and activation == "erf", literal and activation == "linear"
+    # literal (38): Σ_nm f_km f_lm I4(k,l,n,m) in place of G_kl Σ_n I4(k,l,n,n)
+    w1 = jnp.einsum("km,lm,klnm->kl", f, f, Itt) if lit38 else G * jnp.einsum("klnn->kl", Itt)
+    # literal (E4): the middle Wick term of each line has R_km (f_k·) where R_lm (f_l·) belongs
+    mid = ("kn,km,klnm->kl", "kn,jk,klnj->kl", "ik,jk,klij->kl") if litE4 else None
+    s1 = w1 + jnp.einsum(mid[0] if mid else "kn,lm,klnm->kl", f, f, Itt)
     s1 = s1 + jnp.einsum("km,ln,klnm->kl", f, f, Itt)
-    s2 = G * jnp.einsum("jn,klnj->kl", f, Itx) + jnp.einsum("kn,jl,klnj->kl", f, G, Itx)
+    s2 = G * jnp.einsum("jn,klnj->kl", f, Itx)
+    s2 = s2 + jnp.einsum(mid[1] if mid else "kn,jl,klnj->kl", f, G, Itx)
     s2 = s2 + jnp.einsum("ln,jk,klnj->kl", f, G, Itx)
-    s3 = G * jnp.einsum("ij,klij->kl", G, Ixx) + jnp.einsum("ik,jl,klij->kl", G, G, Ixx)
+    s3 = G * jnp.einsum("ij,klij->kl", G, Ixx)
+    s3 = s3 + jnp.einsum(mid[2] if mid else "ik,jl,klij->kl", G, G, Ixx)
     s3 = s3 + jnp.einsum("il,jk,klij->kl", G, G, Ixx)
     return b1 * s1 - b2 * s2 + b3 * s3
 
 
-@functools.partial(jax.jit, static_argnames=("n_rec", "every", "activation", "use_gamma"))
-def _solve(p, T, D, Q0, R0, *, n_rec, every, activation, use_gamma):
+@functools.partial(
+    jax.jit, static_argnames=("n_rec", "every", "activation", "use_gamma", "paper_literal")
+)
+def _solve(p, T, D, Q0, R0, *, n_rec, every, activation, use_gamma, paper_literal=False):
     p = dict(p) if use_gamma else {k: v for k, v in p.items() if k != "gamma"}
     h = p["d_alpha"]
 
     def F(y):
-        return order_parameter_rhs(y[0], y[1], T, p, activation=activation, D=D)
+        return order_parameter_rhs(
+            y[0], y[1], T, p, activation=activation, D=D, paper_literal=paper_literal
+        )
 
     def step(y, _):
         k1 = F(y)
@@ -341,6 +380,7 @@ def integrate_batch(
     n_rec, alpha = _grid(config)
     kw = dict(n_rec=n_rec, every=config.record_every, activation=config.activation)
     kw["use_gamma"] = config.gamma is not None
+    kw["paper_literal"] = config.paper_literal
     over = {"eta_w": eta_w, "eta_J": eta_J, "gamma": gamma}
     given = {k: np.asarray(v, float) for k, v in over.items() if v is not None}
     if not given:

@@ -531,7 +531,7 @@ class Fig5(AbstractExperiment):
         },
         "paper": {},
     }
-    cost = {"quick": "~15 s", "paper": "see docs/wang2024.md"}
+    cost = {"quick": "~10-20 s (shared CPU)", "paper": "~4-10 h (estimated; docs/wang2024.md)"}
 
     def run(self, config, key) -> Result:
         out = [_alpha_tilde(config, K) for K in config.Ks]

@@ -10,3 +10,4 @@ Submodules: `linear` (Figs 1, 5, 8, closed form), `estimates` (Figs 4, 9, 11), `
 from metagrad.experiments.zou2022 import estimates as estimates
 from metagrad.experiments.zou2022 import linear as linear
 from metagrad.experiments.zou2022 import neural as neural
+from metagrad.experiments.zou2022 import ntk as ntk

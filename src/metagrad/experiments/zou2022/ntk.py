@@ -1,0 +1,268 @@
+"""Zou, Liu, Li 2022 (seeds/003), Fig. 2 / H.2: over-parameterised quadratic regression, NTK.
+
+Tasks (seeds/001 Sec. 5.4, spec 003 §5.7): w ~ N(0, ν²/p), b ~ N(0, σ²), x ~ N(0, 1) (p = 1),
+y = (xw + b)² + σε. Model: a 1-hidden-layer ReLU MLP of width h (3h + 1 parameters; h = 10,000 gives
+the paper's 30,001), linearised at its initialisation, f(x) = f0(x) + ψ(x)ᵀΔ with ψ = ∇_w f (H.16).
+One-step MAML on the linearised model, min-norm solution in kernel form (H.9) with per-task blocks:
+Δ = Ψᵀβ, β = D(DKD)⁻¹D r, D = blockdiag(I − cK_i), c = 2α/K, r = y − f0 (spec §5.7). Test: one step
+on K support points of a fresh task, MSE on fresh query points. α*_est = 1/(2NKσ̃²) (H.15).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+
+from metagrad.experiments._base import AbstractExperiment, Result, check_true, register
+from metagrad.experiments._config import ConfigError, ExperimentConfig, param
+from metagrad.experiments.zou2022._common import _rng
+
+__all__ = ["Fig2"]
+
+# spec 003 §3 Fig 2: panel -> (init, K, N); the pairing of panels and legends is uncertain
+_FIG2_PANELS = {
+    "uniform_K23_N68": ("uniform", 23, 68),
+    "uniform_K7_N112": ("uniform", 7, 112),
+    "normal_K15_N50": ("normal", 15, 50),
+    "normal_K19_N85": ("normal", 19, 85),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig2Config(ExperimentConfig):
+    width: int = param(10_000, "hidden width h (3h + 1 parameters)", ge=1)
+    nu: float = param(0.5, "task spread, w ~ N(0, ν²/p) (seeds/001 Sec. 5.4)", gt=0)
+    sigma: float = param(1.0, "label-noise std and std of b (seeds/001: 1)", ge=0)
+    n_test: int = param(500, "test tasks", ge=2)
+    n_query: int = param(50, "query points per test task", ge=1)
+    alpha_min: float = param(-3e-4, "smallest α of the grid (paper's axis)")
+    alpha_max: float = param(7e-4, "largest α of the grid (paper's axis)")
+    n_alpha: int = param(41, "α grid points", ge=5)
+    ridge: float = param(1e-8, "ridge of the kernel solve, relative to mean(diag K)", ge=0)
+
+    def check(self) -> None:
+        if not self.alpha_max > max(self.alpha_min, 0):
+            raise ConfigError(f"alpha_max={self.alpha_max} must be > max(alpha_min, 0).")
+
+
+class _Net(NamedTuple):
+    """1-hidden-layer ReLU net f(x) = Σ_j v_j relu(u_j x + c_j) + d, scalar x (float64)."""
+
+    u: np.ndarray
+    c: np.ndarray
+    v: np.ndarray
+    d: float
+
+
+def _init_net(rng, width: int, init: str) -> _Net:
+    """Fan-in init: U(±1/√fan_in) (equinox's default) or normal with the same variance."""
+    bounds = (1.0, 1.0, 1 / np.sqrt(width))  # fan-in 1 for (u, c), h for v
+
+    def draw(b, shape):
+        if init == "uniform":
+            return rng.uniform(-b, b, shape)
+        return rng.normal(0, b / np.sqrt(3), shape)
+
+    u, c, v = (draw(b, (width,)) for b in bounds)
+    return _Net(u=u, c=c, v=v, d=float(draw(bounds[2], ())))
+
+
+def _parts(net: _Net, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gates 1{ux + c > 0} and activations relu(ux + c), each of shape x.shape + (h,)."""
+    pre = x[..., None] * net.u + net.c
+    return (pre > 0).astype(np.float64), np.maximum(pre, 0)
+
+
+def _f0(net: _Net, x: np.ndarray) -> np.ndarray:
+    """f(w_init, x), shape of x."""
+    return _parts(net, x)[1] @ net.v + net.d
+
+
+def _kernel(net: _Net, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """Empirical NTK ψ(x1)ᵀψ(x2) = Σ_j v_j² g_j g'_j (x1x2 + 1) + Σ_j a_j a'_j + 1 (batched).
+
+    x1 (..., n1), x2 (..., n2) -> (..., n1, n2); equals the Gram of `features.ntk_features`.
+    """
+    (g1, a1), (g2, a2) = _parts(net, x1), _parts(net, x2)
+    gg = (g1 * net.v**2) @ np.swapaxes(g2, -1, -2)
+    return gg * (x1[..., :, None] * x2[..., None, :] + 1) + a1 @ np.swapaxes(a2, -1, -2) + 1
+
+
+def _psi_stats(net: _Net, x: np.ndarray) -> tuple[float, float]:
+    """Mean and variance of all entries of Ψ_all (rows ψ(x_n) = [v g x, v g, a, 1]), no Ψ formed."""
+    g, a = _parts(net, x)
+    n, dim = x.size, 3 * net.u.size + 1
+    total = ((g @ net.v) * (x + 1) + a.sum(-1) + 1).sum()
+    sq = ((g @ net.v**2) * (x**2 + 1) + (a**2).sum(-1) + 1).sum()
+    mean = total / (n * dim)
+    return float(mean), float(sq / (n * dim) - mean**2)
+
+
+def _quad_tasks(rng, c: Fig2Config, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """n tasks of k points: x ~ N(0,1), y = (xw + b)² + σε, w ~ N(0, ν²), b ~ N(0, σ²)."""
+    w, b = rng.normal(0, c.nu, (n, 1)), rng.normal(0, c.sigma, (n, 1))
+    x = rng.normal(size=(n, k))
+    return x, (x * w + b) ** 2 + c.sigma * rng.normal(size=(n, k))
+
+
+def _delta(net: _Net, x: np.ndarray, beta: np.ndarray) -> _Net:
+    """Parameter step Δ = Ψᵀβ (min-norm, H.9) as a `_Net` of increments; x, beta shape (n,)."""
+    g, a = _parts(net, x)
+    return _Net(u=net.v * (g.T @ (beta * x)), c=net.v * (g.T @ beta), v=a.T @ beta, d=beta.sum())
+
+
+def _f_lin(net: _Net, step: _Net, x: np.ndarray) -> np.ndarray:
+    """Linearised model f0(x) + ψ(x)ᵀΔ (H.16), shape of x."""
+    g, a = _parts(net, x)
+    gv = g * net.v
+    return a @ (net.v + step.v) + net.d + step.d + gv @ step.u * x + gv @ step.c
+
+
+def _maml_beta(Kall: np.ndarray, r: np.ndarray, K: int, cstep: float, ridge: float):
+    """Kernel-form min-norm MAML (H.9): β = D(DKD + λI)⁻¹D r, D = blockdiag(I − cK_i); (NK,).
+
+    For invertible D and λ → 0 this is K⁻¹r for every c: the min-norm MAML initialisation of an
+    interpolating model is the min-norm ERM one (tested), so `run` solves once.
+    """
+    n = Kall.shape[0]
+    Dblk = np.eye(K) - cstep * np.einsum("iaib->iab", Kall.reshape(n // K, K, n // K, K))
+
+    def Dm(M):
+        return np.einsum("iab,ib...->ia...", Dblk, M.reshape(n // K, K, -1)).reshape(M.shape)
+
+    M = Dm(Dm(Kall).T).T + ridge * np.mean(np.diag(Kall)) * np.eye(n)
+    return Dm(np.linalg.solve(M, Dm(r)))
+
+
+def _adapt_quadratic(net, step, xt, yt, K: int, chunk: int = 20) -> np.ndarray:
+    """Per test task (A, B, C) with query MSE after one step of size c = A − 2cB + c²C.
+
+    Residuals e = f0 + ψᵀΔ − y; post-step query residual e_q − c K_qs e_s (K support points).
+    Returns shape (n_test, 3); chunks of tasks bound the (points × h) memory.
+    """
+    out = []
+    for j in range(0, xt.shape[0], chunk):
+        x, y = xt[j : j + chunk], yt[j : j + chunk]
+        e = _f_lin(net, step, x) - y
+        u = np.einsum("tqk,tk->tq", _kernel(net, x[:, K:], x[:, :K]), e[:, :K])
+        eq = e[:, K:]
+        out.append(np.stack([(eq**2).mean(1), (eq * u).mean(1), (u**2).mean(1)], -1))
+    return np.concatenate(out)
+
+
+def _alpha_plugin_kernel(Kall: np.ndarray, K: int) -> float:
+    """Eq. 3.3 plug-in in kernel form, K Σ tr K_i² / (2 Σ tr K_i³), K_i = Ψ_iΨ_iᵀ (tr G^p = tr K_i^p)."""
+    n = Kall.shape[0]
+    Kb = np.einsum("iaib->iab", Kall.reshape(n // K, K, n // K, K))
+    K2 = Kb @ Kb
+    return float(K * np.trace(K2, axis1=1, axis2=2).sum() / (2 * np.einsum("nij,nji->", K2, Kb)))
+
+
+def _panel(rng, c: Fig2Config, init: str, K: int, N: int) -> dict:
+    """Per-test-task loss coefficients (A, B, C) of one panel, α*_est (H.15) and Eq. 3.3."""
+    net = _init_net(rng, c.width, init)
+    x, y = _quad_tasks(rng, c, N, K)
+    Kall = _kernel(net, x.ravel(), x.ravel())
+    beta = _maml_beta(Kall, (y - _f0(net, x)).ravel(), K, 0.0, c.ridge)
+    xt, yt = _quad_tasks(rng, c, c.n_test, K + c.n_query)
+    _, var = _psi_stats(net, x.ravel())
+    return {
+        "abc": _adapt_quadratic(net, _delta(net, x.ravel(), beta), xt, yt, K),
+        "alpha_est": 1 / (2 * N * K * var),  # H.15 (= alr.alpha_star_ntk without forming Ψ_all)
+        "alpha_plugin": _alpha_plugin_kernel(Kall, K),
+        "psi_var": var,
+    }
+
+
+def _loss(abc: np.ndarray, alpha: np.ndarray, K: int) -> np.ndarray:
+    """Query MSE per α and test task, shape (n_alpha, n_test), from (A, B, C); c = 2α/K."""
+    cs = 2 * np.asarray(alpha)[:, None] / K
+    return abc[:, 0] - 2 * cs * abc[:, 1] + cs**2 * abc[:, 2]
+
+
+@register
+class Fig2(AbstractExperiment):
+    """Fig. 2: test loss vs α for NTK quadratic regression, with α*_est (H.15) and Eq. 3.3."""
+
+    id = "zou2022.fig2"
+    title = "Over-parameterised quadratic regression (NTK): test loss vs α and α* estimates"
+    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 2 / H.2"
+    Config = Fig2Config
+    presets = {
+        "quick": {"width": 1000, "n_test": 300, "alpha_min": -3e-3, "alpha_max": 7e-3},
+        "paper": {},
+    }
+    cost = {"quick": "~10 s", "paper": "~2 min"}
+
+    def run(self, config: Fig2Config, key) -> Result:
+        rng = _rng(key)
+        alpha = np.linspace(config.alpha_min, config.alpha_max, config.n_alpha)
+        arrays, scalars = {"alpha": alpha}, {}
+        for name, (init, K, N) in _FIG2_PANELS.items():
+            out = _panel(rng, config, init, K, N)
+            abc = out["abc"]
+            opt = K * abc[:, 1].sum() / (2 * abc[:, 2].sum())  # exact argmin of the mean loss
+            at = {"opt": opt, "est": out["alpha_est"], "plugin": out["alpha_plugin"], "0": 0.0}
+            L = _loss(abc, np.array(list(at.values())), K)
+            arrays[f"loss_{name}"] = _loss(abc, alpha, K)
+            arrays[f"loss_at_{name}"] = L  # rows: opt, est, plugin, 0 (per test task)
+            arrays[f"abc_{name}"] = abc
+            scalars |= {f"alpha_{k}_{name}": v for k, v in at.items() if k != "0"}
+            scalars[f"psi_var_{name}"] = out["psi_var"]
+        meta = {
+            "alpha_true_definition": "(ii) exact argmin of the mean test loss on fresh tasks "
+            "(the loss is quadratic in alpha once the initialisation is fixed)",
+            "alpha_est": "H.15: 1/(2 N K var(Psi_all entries))",
+            "alpha_plugin": "Eq. 3.3 plug-in in kernel form from the training tasks",
+            "loss_at_rows": ["opt", "est", "plugin", "alpha=0"],
+            "tasks": "p=1, w~N(0,nu^2), b~N(0,sigma^2), x~N(0,1), y=(xw+b)^2+sigma*eps",
+            "model": "1-hidden-layer ReLU MLP, width h (3h+1 params), linearised at init",
+            "convention": "plain MSE, step 2alpha/K on the K support points",
+        }
+        return Result(arrays=arrays, scalars=scalars, meta=meta)
+
+    def plot(self, result: Result):
+        from metagrad.report.plotting import new_figure, sim_errorbar
+
+        fig, ax = new_figure(len(_FIG2_PANELS))
+        a, s = result.arrays["alpha"], result.scalars
+        for i, name in enumerate(_FIG2_PANELS):
+            L = result.arrays[f"loss_{name}"]
+            ci = 1.96 * L.std(1) / np.sqrt(L.shape[1])
+            sim_errorbar(ax[0, i], a, L.mean(1), ci, label="test loss (95% CI)")
+            for k, col in (("est", "r"), ("plugin", "m")):
+                ax[0, i].axvline(s[f"alpha_{k}_{name}"], color=col, linestyle="--", label=k)
+            ax[0, i].set(xlim=(a[0], a[-1]), xlabel="α", ylabel="test loss", title=name)
+        ax[0, 0].legend(fontsize=7)
+        return {"fig2": fig}
+
+    def checks(self, result: Result):
+        out = []
+        for name in _FIG2_PANELS:
+            opt, est, plug, zero = result.arrays[f"loss_at_{name}"].mean(1)
+            B = result.arrays[f"abc_{name}"][:, 1]
+            z = B.mean() / (B.std() / np.sqrt(B.size))
+            out.append(
+                check_true(
+                    f"{name}: the optimal α is positive",
+                    bool(z > 3),
+                    float(z),
+                    "dL/dα(0) < 0 by > 3 SE over test tasks (one-sided sign test)",
+                    "Fig. 2; the loss is quadratic in α, A − 2cB + c²C with c = 2α/K, so the "
+                    "optimum is positive iff mean B > 0",
+                )
+            )
+            out.append(
+                check_true(
+                    f"{name}: the Eq. 3.3 kernel-form estimate beats α=0",
+                    bool(plug < zero),
+                    [float(plug), float(opt), float(zero)],
+                    "loss(α̂) < loss(0) (loss at α̂, optimum, α=0)",
+                    "for a quadratic this holds iff 0 < α̂/α_opt < 2 (inside the basin). The "
+                    "paper's H.15 α*_est (alpha_est_*) fails this at width 10,000: it is ~d/(NK) "
+                    "times too large (docs/zou2022.md)",
+                )
+            )
+        return out

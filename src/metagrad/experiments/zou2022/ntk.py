@@ -280,7 +280,8 @@ class Fig4bConfig(ExperimentConfig):
 
 def _alpha_lim_ntk(net: _Net, x: np.ndarray) -> tuple[float, float]:
     """Eq. 3.3 plug-in in kernel form for tasks x (n, K) and the feature variance E‖ψ‖²."""
-    Kb = _kernel(net, x, x)  # (n, K, K) per-task NTK Grams, tr G^p = tr K_i^p
+    # (n, K, K) per-task NTK Grams (tr G^p = tr K_i^p), in chunks of 100 tasks (memory)
+    Kb = np.concatenate([_kernel(net, xc, xc) for xc in np.split(x, range(100, len(x), 100))])
     K2 = Kb @ Kb
     K = x.shape[1]
     alpha = K * np.trace(K2, axis1=1, axis2=2).sum() / (2 * np.einsum("nij,nji->", K2, Kb))

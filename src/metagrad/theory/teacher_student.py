@@ -61,6 +61,8 @@ class TSConfig:
         D: covariance of ΔB^t, ``"T"`` (norm-preserving) or ``"I"``.
         ic_perturbation: δ, R0 ← R0 (1 + δ U) with U ~ Unif(−1, 1) drawn from ``ic_seed``.
         ic_seed: seed of U (NumPy, fixed so that runs are reproducible).
+        closure: with ``gamma``: ``"exact"`` Gaussian closure (spec §6.6) or the paper's first-order
+            ``"taylor"`` closure (App. C, Eq. C2).
         paper_literal: use the equations as printed, typos included (diagnosis only; see
             :func:`order_parameter_rhs`).
     """
@@ -84,6 +86,7 @@ class TSConfig:
     ic_perturbation: float = 0.0
     ic_seed: int = 0
     paper_literal: bool = False
+    closure: str = "exact"
 
     def __post_init__(self) -> None:
         for name, lo in (("K", 1), ("M", 1), ("record_every", 1)):
@@ -99,6 +102,8 @@ class TSConfig:
             raise ValueError(f"activation={self.activation!r} must be 'erf' or 'linear'.")
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma={self.gamma} must be in [0, 1] (or None).")
+        if self.closure not in ("exact", "taylor"):
+            raise ValueError(f"closure={self.closure!r} must be 'exact' or 'taylor'.")
         if self.D not in ("T", "I"):
             raise ValueError(f"D={self.D!r} must be 'T' or 'I'.")
 
@@ -133,26 +138,33 @@ class Trajectory(NamedTuple):
     rho: Array
 
 
-def _cov(Q: Array, R: Array, T: Array, gamma: Array | None, D: Array | None):
-    """Joint covariance of (x, y[, ỹ]) and the slices of the label (t) and target (r) fields."""
+def _cov(Q: Array, R: Array, T: Array, gamma: Array | None, D: Array | None, taylor=False):
+    """Joint covariance of (x, y[, ỹ]) and the slices of the label (t) and target (r) fields.
+
+    With ``taylor`` the label field is γy (the argument of g in the paper's Eq. C2), not ỹ."""
     K, M = R.shape
     C = jnp.block([[Q, R], [R.T, T]])
     if gamma is None:
         return C, slice(K, K + M), slice(K, K + M)
     top = jnp.concatenate([gamma * R, gamma * T], axis=0)
-    corner = gamma**2 * T + (1.0 - gamma**2) * D
+    corner = gamma**2 * T if taylor else gamma**2 * T + (1.0 - gamma**2) * D
     C = jnp.block([[C, top], [top.T, corner]])
     return C, slice(K + M, K + 2 * M), slice(K, K + M)
 
 
-def _eps(Q, R, T, eta_w, gamma, D, activation):
+def _eps(Q, R, T, eta_w, gamma, D, activation, taylor=False):
     K, M = R.shape
-    C, t, _ = _cov(Q, R, T, gamma, D)
+    C, t, _ = _cov(Q, R, T, gamma, D, taylor)
     I2 = i2(C, activation=activation)
     f = I2[:K, t]
     G = f @ f.T
+    labels = jnp.trace(I2[t, t])
+    if taylor:  # Eq. C2: + (1−γ²) Σ_m D_mm ⟨g'(γy_m)²⟩ from the ΔB term
+        labels = labels + (1 - gamma**2) * jnp.sum(
+            jnp.diag(D) * jnp.diag(j2(C, activation=activation)[t, t])
+        )
     return (
-        jnp.trace(I2[t, t]) / (2 * M)
+        labels / (2 * M)
         - eta_w / (K * M) * jnp.sum(f**2)
         + eta_w**2 / (2 * K**2 * M) * jnp.sum(G * I2[:K, :K])
     )
@@ -167,6 +179,7 @@ def meta_generalization_error(
     activation: str = "erf",
     gamma: float | None = None,
     D: ArrayLike | None = None,
+    closure: str = "exact",
 ) -> Array:
     r"""Meta-generalization error ε_meta of FO-ANIL with one inner step (P → ∞ closure).
 
@@ -182,6 +195,7 @@ def meta_generalization_error(
         activation: ``"erf"`` or ``"linear"``.
         gamma: teacher variability in [0, 1], or None (γ = 1 without augmentation).
         D: (M, M) covariance of ΔB^t (default T); used only with ``gamma``.
+        closure: ``"exact"`` (spec §6.6) or ``"taylor"`` (the paper's Eq. C2), with ``gamma``.
 
     Returns:
         Array of the broadcast leading shape.
@@ -190,7 +204,8 @@ def meta_generalization_error(
     D = T if D is None else jnp.asarray(D, jnp.float64)
 
     def one(q, r, tt, e, dd):
-        return _eps(q, r, tt, e, None if gamma is None else gamma, dd, activation)
+        g = None if gamma is None else gamma
+        return _eps(q, r, tt, e, g, dd, activation, g is not None and closure == "taylor")
 
     sig = "(k,k),(k,m),(m,m),(),(m,m)->()"
     return jnp.vectorize(one, signature=sig)(Q, R, T, jnp.asarray(eta_w, jnp.float64), D)
@@ -205,6 +220,7 @@ def order_parameter_rhs(
     activation: str = "erf",
     D: Array | None = None,
     paper_literal: bool = False,
+    closure: str = "exact",
 ) -> tuple[Array, Array]:
     r"""Right-hand side (dQ/dα, dR/dα) of the corrected ODEs (36)/(D5) and (38)/(D6).
 
@@ -218,6 +234,9 @@ def order_parameter_rhs(
             ``gamma`` (None = no teacher variability); scalars, may be traced.
         activation: ``"erf"`` or ``"linear"``.
         D: (M, M) covariance of ΔB^t (needed with ``gamma``).
+        closure: with ``gamma``, ``"exact"`` (spec §6.6) or ``"taylor"``: the paper's first-order
+            Eq. (C2), g(γy_m) + √(1−γ²) g'(γy_m) ΔB_m·ξ, which keeps the (1−γ²) g'² terms of the
+            η_J² Wick pairings and drops g''; it differs from the exact closure at O(1−γ²).
         paper_literal: for diagnosis only, use the equations as printed, with the index typos
             of spec §3.3: erf — (36) f_in for f_im; (38) f_kn for f_ln in its second line and
             Σ_nm f_km f_lm I4(k,l,n,m) for G_kl Σ_n I4(k,l,n,n); (D6) noise prefactor 1/(VK²M²);
@@ -228,7 +247,8 @@ def order_parameter_rhs(
     """
     K, M = R.shape
     eJ, ew = p["eta_J"], p["eta_w"]
-    C, t, r = _cov(Q, R, T, p.get("gamma"), D)
+    taylor = closure == "taylor" and p.get("gamma") is not None
+    C, t, r = _cov(Q, R, T, p.get("gamma"), D, taylor)
     I2, I3, I4 = integrals(C, K, activation)
     f = I2[:K, t]
     G = f @ f.T
@@ -245,6 +265,8 @@ def order_parameter_rhs(
     # literal (38), second line: f_kn I3(l,k,n) and f_in f_kn I3(l,k,i), i.e. the k-row again
     dQ_lk = _literal_38_second_line(f, G, I3, t, K, a1, a2) if lit36 else dQ.T
     second = _second_order(f, G, I4, t, K, M, eJ, ew, literal=paper_literal, activation=activation)
+    if taylor:
+        second = second + _taylor_wick(C, f, G, t, K, M, eJ, ew, p["gamma"], D, activation)
     dQ = dQ + dQ_lk + p["inv_V"] * second
     m_noise = M**2 if lit36 else M  # literal (D6): (η_Jη_w)²/(V(KM)²)
     dQ = (
@@ -258,6 +280,25 @@ def order_parameter_rhs(
         * j2(C, activation=activation)[:K, :K]
     )
     return dQ - 2 * p["lam"] * eJ * Q, dR - p["lam"] * eJ * R
+
+
+def _taylor_wick(C, f, G, t, K, M, eJ, ew, gamma, D, activation):
+    """Taylor closure (C2): the ⟨Δ_nΔ_m⟩ = δ_nm D_nn part of the η_J² term (times V),
+    b1 (1−γ²) Σ_n D_nn ⟨g'(x_k) g'(x_l) g'(γy_n)²⟩ (G_kl + 2 f_kn f_ln)."""
+    gp4 = _gp4(C, K, t) if activation == "erf" else jnp.ones((K, K, len(np.arange(C.shape[0])[t])))
+    w = G[:, :, None] + 2 * f[:, None, :] * f[None, :, :]
+    b1 = eJ**2 * ew**2 / (K**2 * M**2)
+    return b1 * (1 - gamma**2) * jnp.einsum("n,kln,kln->kl", jnp.diag(D), gp4, w)
+
+
+def _gp4(C: Array, K: int, t: slice) -> Array:
+    """⟨g'(u_k) g'(u_l) g'(u_n)²⟩ = (2/π)² / √det(I + C₄) for k, l < K and n in slice t (erf;
+    C₄ = covariance of (u_k, u_l, u_n, u_n)), shape (K, K, len(t))."""
+    idx = np.arange(C.shape[0])
+    x, z = idx[:K], idx[t]
+    sel = np.stack(np.broadcast_arrays(x[:, None, None], x[None, :, None], z, z), -1)
+    C4 = C[sel[..., :, None], sel[..., None, :]]
+    return (2 / np.pi) ** 2 / jnp.sqrt(jnp.linalg.det(jnp.eye(4) + C4))
 
 
 def _literal_38_second_line(f, G, I3, t, K, a1, a2):
@@ -290,15 +331,25 @@ def _second_order(f, G, I4, t, K, M, eJ, ew, *, literal=False, activation="erf")
 
 
 @functools.partial(
-    jax.jit, static_argnames=("n_rec", "every", "activation", "use_gamma", "paper_literal")
+    jax.jit,
+    static_argnames=("n_rec", "every", "activation", "use_gamma", "paper_literal", "closure"),
 )
-def _solve(p, T, D, Q0, R0, *, n_rec, every, activation, use_gamma, paper_literal=False):
+def _solve(
+    p, T, D, Q0, R0, *, n_rec, every, activation, use_gamma, paper_literal=False, closure="exact"
+):
     p = dict(p) if use_gamma else {k: v for k, v in p.items() if k != "gamma"}
     h = p["d_alpha"]
 
     def F(y):
         return order_parameter_rhs(
-            y[0], y[1], T, p, activation=activation, D=D, paper_literal=paper_literal
+            y[0],
+            y[1],
+            T,
+            p,
+            activation=activation,
+            D=D,
+            paper_literal=paper_literal,
+            closure=closure,
         )
 
     def step(y, _):
@@ -317,7 +368,8 @@ def _solve(p, T, D, Q0, R0, *, n_rec, every, activation, use_gamma, paper_litera
     Qs = jnp.concatenate([Q0[None], Qs])
     Rs = jnp.concatenate([R0[None], Rs])
     g = p.get("gamma")
-    eps = jax.vmap(lambda q, r: _eps(q, r, T, p["eta_w"], g, D, activation))(Qs, Rs)
+    tay = g is not None and closure == "taylor"
+    eps = jax.vmap(lambda q, r: _eps(q, r, T, p["eta_w"], g, D, activation, tay))(Qs, Rs)
     rho = Rs / jnp.sqrt(jnp.diagonal(Qs, axis1=1, axis2=2)[:, :, None] * jnp.diag(T)[None, None])
     return Qs, Rs, eps, rho
 
@@ -381,6 +433,7 @@ def integrate_batch(
     kw = dict(n_rec=n_rec, every=config.record_every, activation=config.activation)
     kw["use_gamma"] = config.gamma is not None
     kw["paper_literal"] = config.paper_literal
+    kw["closure"] = config.closure
     over = {"eta_w": eta_w, "eta_J": eta_J, "gamma": gamma}
     given = {k: np.asarray(v, float) for k, v in over.items() if v is not None}
     if not given:

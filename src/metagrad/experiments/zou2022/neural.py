@@ -147,7 +147,7 @@ class Table2(AbstractExperiment):
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Table 2 / H.4.3"
     Config = Table2Config
     presets = {"quick": {"n_test": 1000, "pretrain_steps": 2000}, "paper": {}}
-    cost = {"quick": "~10 s", "paper": "~1 min"}
+    cost = {"quick": "~12 s", "paper": "~35 s"}
 
     def run(self, config: Table2Config, key) -> Result:
         c = config

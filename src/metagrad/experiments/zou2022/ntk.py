@@ -194,7 +194,7 @@ class Fig2(AbstractExperiment):
         "quick": {"width": 1000, "n_test": 300, "alpha_min": -3e-3, "alpha_max": 7e-3},
         "paper": {},
     }
-    cost = {"quick": "~10 s", "paper": "~2 min"}
+    cost = {"quick": "~15 s", "paper": "~2.5 min"}
 
     def run(self, config: Fig2Config, key) -> Result:
         rng = _rng(key)
@@ -297,7 +297,7 @@ class Fig4b(AbstractExperiment):
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4b"
     Config = Fig4bConfig
     presets = {"quick": {"width": 1024, "n_var": 6, "n_tasks": 200}, "paper": {}}
-    cost = {"quick": "~2 s", "paper": "~1 min"}
+    cost = {"quick": "~1 s", "paper": "~1 min"}
 
     def run(self, config: Fig4bConfig, key) -> Result:
         from metagrad.experiments.zou2022._common import _draw_x

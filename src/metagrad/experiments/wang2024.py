@@ -430,6 +430,11 @@ class Fig7Config(_Base):
     eta_w: float = param(8.0, "inner learning rate η_w", gt=0)
     gammas: tuple[float, ...] = param((1.0, 0.95, 0.9, 0.8), "teacher variability γ (not given)")
     D: str = param("T", "covariance of ΔB^t: 'T' (norm-preserving) or 'I'", choices=("T", "I"))
+    closure: str = param(
+        "exact",
+        "γ closure: 'exact' Gaussian or the paper's 'taylor' (C2)",
+        choices=("exact", "taylor"),
+    )
 
 
 @register
@@ -444,7 +449,14 @@ class Fig7(AbstractExperiment):
     cost = {"quick": "~15 s", "paper": "~3 min"}
 
     def run(self, config, key) -> Result:
-        cfg = _cfg(config, eta_J=config.eta_J, eta_w=config.eta_w, gamma=1.0, D=config.D)
+        cfg = _cfg(
+            config,
+            eta_J=config.eta_J,
+            eta_w=config.eta_w,
+            gamma=1.0,
+            D=config.D,
+            closure=config.closure,
+        )
         cfg = dataclasses.replace(cfg, ic_perturbation=config.delta)
         tr = ts.integrate_batch(cfg, gamma=np.asarray(config.gammas))
         arrays = {"alpha": np.asarray(tr.alpha[0]), "eps": np.asarray(tr.eps)}

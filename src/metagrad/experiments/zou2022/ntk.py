@@ -274,8 +274,8 @@ class Fig4bConfig(ExperimentConfig):
     K: int = param(15, "points per task (not given for Fig. 4b; Fig. 4a/9 use 15)", ge=1)
     width: int = param(10_240, "hidden width of the 2-layer ReLU MLP", ge=1)
     var_max: float = param(30.0, "largest data variance σ²", gt=0)
-    n_var: int = param(15, "number of σ² points", ge=3)
-    n_tasks: int = param(1000, "sampled tasks per point for the plug-in Eq. 3.3", ge=2)
+    n_var: int = param(10, "number of σ² points", ge=3)
+    n_tasks: int = param(200, "sampled tasks per point for the plug-in Eq. 3.3", ge=2)
 
 
 def _alpha_lim_ntk(net: _Net, x: np.ndarray) -> tuple[float, float]:
@@ -296,8 +296,8 @@ class Fig4b(AbstractExperiment):
     title = "α*_lim vs the variance of D(x), NTK features of a 2-layer ReLU MLP"
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4b"
     Config = Fig4bConfig
-    presets = {"quick": {"width": 1024, "n_var": 6, "n_tasks": 200}, "paper": {}}
-    cost = {"quick": "~1 s", "paper": "~1 min"}
+    presets = {"quick": {"width": 1024, "n_var": 6}, "paper": {}}
+    cost = {"quick": "~1 s", "paper": "~3 min"}
 
     def run(self, config: Fig4bConfig, key) -> Result:
         from metagrad.experiments.zou2022._common import _draw_x

@@ -297,7 +297,7 @@ class Fig4b(AbstractExperiment):
     paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4b"
     Config = Fig4bConfig
     presets = {"quick": {"width": 1024, "n_var": 6}, "paper": {}}
-    cost = {"quick": "~1 s", "paper": "~3 min"}
+    cost = {"quick": "~1 s", "paper": "~2 min"}
 
     def run(self, config: Fig4bConfig, key) -> Result:
         from metagrad.experiments.zou2022._common import _draw_x

@@ -13,6 +13,7 @@ Functions are pure, float64, and broadcast over ``alpha_t`` and ``alpha_r``.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
@@ -349,10 +350,19 @@ def numeric_argmin(fn, *, lo: float, hi: float, n_grid: int = 401) -> float:
     if not lo < hi:
         raise ValueError(f"lo={lo} must be < hi={hi}.")
     grid = np.linspace(lo, hi, n_grid)
-    vals = np.array([float(fn(g)) for g in grid])
+    # one compiled, broadcast evaluation of the grid (theory functions broadcast) and one
+    # compiled scalar version for Brent: no op-by-op dispatch per point. A fn that is not
+    # traceable (e.g. it calls float()) is evaluated point by point as it is.
+    try:
+        jfn = jax.jit(fn)
+        vals = np.asarray(jfn(jnp.asarray(grid)), dtype=float)
+    except TypeError:
+        jfn, vals = fn, np.array([])
+    if vals.shape != grid.shape:
+        vals = np.array([float(jfn(g)) for g in grid])
     i = int(np.nanargmin(vals))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
     res = minimize_scalar(
-        lambda x: float(fn(x)), bounds=(a, b), method="bounded", options={"xatol": 1e-10}
+        lambda x: float(jfn(x)), bounds=(a, b), method="bounded", options={"xatol": 1e-10}
     )
     return float(res.x)

@@ -352,7 +352,7 @@ _TABLE = [
         Fig3Config,
         "Underparameterized MAML vs alpha_r, alpha_t (Thm 2)",
         _Q3,
-        "not measured (>1 min on a loaded CPU)",
+        "~14-26 s (loaded CPU)",
         "not measured",
         1,
         0.03,

@@ -1,13 +1,15 @@
 """Conv4, ResNet-12 and batch-statistics BatchNorm."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
 
-from metagrad.algorithms import anil, cross_entropy, maml
+from metagrad.algorithms import anil, cross_entropy, fo_maml, maml
 from metagrad.models import BatchStatNorm, Conv4, ResNet12
+from metagrad.models._norm import conv_batch
 from metagrad.tasks import make_prototypes, sample_fewshot_batch
 
 
@@ -51,8 +53,39 @@ def test_fewshot_tasks_and_maml_anil_on_conv4(getkey):
         assert float(jnp.abs(grads.convs[0].weight).sum()) > 0
 
 
+@pytest.mark.parametrize("kernel,padding,bias", [(3, 1, True), (1, 0, False), (3, 0, True)])
+def test_conv_matmul_equals_xla_conv(kernel, padding, bias, getkey):
+    conv = eqx.nn.Conv2d(
+        3, 4, kernel, padding=padding, use_bias=bias, key=getkey(), dtype=jnp.float64
+    )
+    x = jr.normal(getkey(), (5, 3, 9, 9))
+    np.testing.assert_allclose(
+        conv_batch(conv, x), conv_batch(conv, x, impl="xla"), rtol=1e-12, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("make", [maml, fo_maml, anil])
+def test_conv4_matmul_meta_gradient_equals_xla_conv(make, getkey):
+    """Second-order meta-gradients through the im2col convolution match XLA's convolution."""
+    protos = make_prototypes(key=getkey(), n_classes=8, size=16, dtype=jnp.float64)
+    tasks = sample_fewshot_batch(
+        key=getkey(), tasks=2, prototypes=protos, n_way=3, k_shot=1, n_query=2
+    )
+    key, alg = getkey(), make(loss=cross_entropy, lr=0.4, steps=2)
+    grads = {
+        impl: jax.jit(jax.grad(lambda mm: alg.meta_loss(mm, tasks)[0]))(
+            Conv4(3, 4, image_size=16, dtype=jnp.float64, conv_impl=impl, key=key)
+        )
+        for impl in ("matmul", "xla")
+    }
+    for a, b in zip(jax.tree.leaves(grads["matmul"]), jax.tree.leaves(grads["xla"])):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_bad_arguments_rejected(getkey):
     with pytest.raises(ValueError, match="image_size"):
         Conv4(5, image_size=8, key=getkey())
+    with pytest.raises(ValueError, match="conv_impl"):
+        Conv4(5, conv_impl="fft", key=getkey())
     with pytest.raises(ValueError, match="n_way"):
         sample_fewshot_batch(key=getkey(), tasks=1, prototypes=jnp.zeros((3, 1, 28, 28)), n_way=5)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-__all__ = ["BatchStatNorm", "conv_batch", "max_pool_2x2"]
+__all__ = ["BatchStatNorm", "CONV_IMPLS", "conv_batch", "conv_matmul", "max_pool_2x2"]
 
 
 class BatchStatNorm(eqx.Module):
@@ -39,9 +39,55 @@ class BatchStatNorm(eqx.Module):
         return xhat * self.weight[None, :, None, None] + self.bias[None, :, None, None]
 
 
-def conv_batch(conv: eqx.nn.Conv2d, x: Array) -> Array:
-    """Apply an `eqx.nn.Conv2d` to a batch `[n, c, h, w]`."""
+CONV_IMPLS = ("matmul", "xla")
+
+
+def conv_batch(conv: eqx.nn.Conv2d, x: Array, *, impl: str = "matmul") -> Array:
+    """Apply an `eqx.nn.Conv2d` to a batch `[n, c, h, w]`, giving `[n, c_out, h', w']`.
+
+    Args:
+        conv: the convolution (its weight `[c_out, c, kh, kw]`, bias, padding).
+        x: batch of images `[n, c, h, w]`.
+        impl: `"matmul"` (default) computes stride-1, undilated, ungrouped, zero-padded
+            convolutions as im2col + one matrix product (`conv_matmul`), and falls back to
+            `"xla"` for any other convolution; `"xla"` is `jax.vmap(conv)` (XLA's convolution).
+            Both give the same numbers up to round-off. Why the default is `"matmul"`: on
+            XLA:CPU, the weight-gradient and second-order convolutions of a MAML meta-step
+            run several times slower than the equivalent matrix products (measured in
+            docs/benchmarks/maml_torch.md).
+    """
+    if impl not in CONV_IMPLS:
+        raise ValueError(f"conv_batch: impl={impl!r} must be one of {CONV_IMPLS}")
+    if impl == "matmul" and _is_plain(conv):
+        return conv_matmul(conv, x)
     return jax.vmap(conv)(x)
+
+
+def _is_plain(conv: eqx.nn.Conv2d) -> bool:
+    """Stride 1, no dilation, one group, zero padding: the cases `conv_matmul` implements."""
+    return (
+        tuple(conv.stride) == (1, 1)
+        and tuple(conv.dilation) == (1, 1)
+        and conv.groups == 1
+        and str(conv.padding_mode).upper().endswith("ZEROS")
+    )
+
+
+def conv_matmul(conv: eqx.nn.Conv2d, x: Array) -> Array:
+    """A stride-1 zero-padded `conv` on `[n, c, h, w]` as im2col and one `einsum`.
+
+    The `kh·kw` shifted views of the padded input are stacked into patches
+    `[n, c, kh·kw, h', w']` and contracted with the weight `[c_out, c, kh·kw]`; derivatives of
+    any order are then slices, pads and matrix products.
+    """
+    c_out, c_in, kh, kw = conv.weight.shape
+    xp = jnp.pad(x, ((0, 0), (0, 0), *conv.padding))
+    h, w = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
+    patches = jnp.stack(
+        [xp[:, :, i : i + h, j : j + w] for i in range(kh) for j in range(kw)], axis=2
+    )
+    y = jnp.einsum("nckhw,ock->nohw", patches, conv.weight.reshape(c_out, c_in, kh * kw))
+    return y if conv.bias is None else y + conv.bias[None]
 
 
 def max_pool_2x2(x: Array) -> Array:

@@ -3,7 +3,7 @@
 The outer problem is least squares in ω (Eq. 66) with B and γ of Eqs. 67–68, affine in α_t:
 B = X^v − α_t C, γ = y^v − α_t c, with C(i) = X^v X^tᵀ X^t / n_t and c(i) = X^v X^tᵀ y^t / n_t.
 So one data draw serves a whole α_t sweep (common random numbers). The exact outer solution is
-ω* = ω0 + B⁺(γ − Bω0) via SVD (tall B: of the R factor of a QR): the interpolant closest to ω0 when overparameterized (Eq. 69), the
+ω* = ω0 + B⁺(γ − Bω0) via a QR factorisation and the SVD of its small R factor: the interpolant closest to ω0 when overparameterized (Eq. 69), the
 least-squares solution otherwise (Eq. 83). Evaluation is exact-conditional (Eqs. 65/123) or sampled
 (test tasks × test points, as in the paper). Losses are ½·MSE.
 """
@@ -47,15 +47,17 @@ def _pinv_apply(M: Array, v: Array, n_max: int) -> Array:
 def outer_solution(B: Array, gamma: Array, omega0: Array) -> Array:
     """ω* = ω0 + B⁺(γ − Bω0) (Eqs. 69, 83): min-norm around ω0, or least squares.
 
-    Wide B (overparameterized): SVD of B. Tall B (underparameterized): the R factor of the
-    augmented matrix [B | r], r = γ − Bω0, holds R and Qᵀr, so B⁺r = R⁺(Qᵀr) needs only a
-    p × p SVD and Q is never formed. Both are stable (no normal equations, spec A11); the
-    tall path is ~50x faster than a full SVD of an (n_v m) × p matrix on CPU (Fig. 3).
+    Wide B (overparameterized): Bᵀ = QR, so B⁺r = Q (Rᵀ)⁺ r with an (n_v m)-square SVD.
+    Tall B (underparameterized): the R factor of the augmented matrix [B | r], r = γ − Bω0,
+    holds R and Qᵀr, so B⁺r = R⁺(Qᵀr) needs only a p × p SVD and Q is never formed. Q has
+    orthonormal columns, so the singular values (and the rank cut-off) are those of B; both
+    paths are stable (no normal equations, spec A11) and faster than a full SVD of B on CPU.
     """
     r = gamma - B @ omega0
     n, p = B.shape
     if n <= p:
-        return omega0 + _pinv_apply(B, r, p)
+        q, R = jnp.linalg.qr(B.T)
+        return omega0 + q @ _pinv_apply(R.T, r, p)
     R = jnp.linalg.qr(jnp.concatenate([B, r[:, None]], axis=1), mode="r")
     return omega0 + _pinv_apply(R[:p, :p], R[:p, p], n)
 

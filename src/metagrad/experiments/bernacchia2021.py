@@ -352,7 +352,7 @@ _TABLE = [
         Fig3Config,
         "Underparameterized MAML vs alpha_r, alpha_t (Thm 2)",
         _Q3,
-        "~14-26 s (loaded CPU)",
+        "14-120 s (load-dependent; compiled re-run ~14 s)",
         "not measured",
         1,
         0.03,

@@ -217,3 +217,56 @@ def test_post_adaptation_loss_matches_direct(getkey):
     assert np.isclose(
         alr.post_adaptation_loss(w0=w, Phis=Phis, a=a, eta=eta, t=[t])[0], direct, rtol=1e-10
     )
+
+
+# --- deep-learning heuristics (H.18, H.19-H.25, H.3) -------------------------------------------
+
+
+def test_heuristic_overparameterised_equals_ntk_estimate(getkey):
+    """With NK < d, H.18 at σ̃² = Var(Ψ) is the NTK estimate H.15 (an independent code path)."""
+    rng = _rng(getkey)
+    N, K, d = 4, 5, 300
+    psi = rng.normal(0.3, 1.7, size=(N * K, d))
+    got = alr.alpha_star_heuristic(N=N, K=K, d=d, sigma2=np.var(psi))
+    np.testing.assert_allclose(got, alr.alpha_star_ntk(Psi_all=psi, N=N, K=K), rtol=1e-12)
+
+
+def test_heuristic_range_paper_form_and_bounds_hold_on_samples(getkey):
+    """[0, 1] features give [2/min(NK,d), ñ/min(NK,d)]; every sample's σ̃² respects H.19/H.25."""
+    N, K, d, n = 10, 5, 40, 25
+    lo_a, hi_a = alr.heuristic_range(N=N, K=K, d=d, n_tilde=n)
+    np.testing.assert_allclose([lo_a, hi_a], [2 / 40, 25 / 40], rtol=1e-14)
+    rng = _rng(getkey)
+    draws = (
+        lambda: rng.uniform(-1.0, 3.0, size=n),
+        lambda: rng.beta(0.5, 2.0, size=n),
+        lambda: rng.exponential(2.0, size=n),
+    )
+    for draw in draws:
+        for _ in range(50):
+            x = draw()
+            a = alr.alpha_star_heuristic(N=N, K=K, d=d, sigma2=np.var(x))
+            a_lo, a_hi = alr.heuristic_range(N=N, K=K, d=d, n_tilde=n, lo=x.min(), hi=x.max())
+            assert a_lo * (1 - 1e-12) <= a <= a_hi * (1 + 1e-12)
+
+
+def test_heuristic_range_endpoints_are_attained():
+    """Popoviciu: half the points at each end; Nagy: one at each end, the rest at the midpoint."""
+    n, kw = 8, dict(N=3, K=4, d=50)
+    popoviciu = np.array([0.0] * 4 + [1.0] * 4)
+    nagy = np.array([0.0, 1.0] + [0.5] * (n - 2))
+    a_lo, a_hi = alr.heuristic_range(n_tilde=n, **kw)
+    np.testing.assert_allclose(alr.alpha_star_heuristic(sigma2=np.var(popoviciu), **kw), a_lo)
+    np.testing.assert_allclose(alr.alpha_star_heuristic(sigma2=np.var(nagy), **kw), a_hi)
+
+
+def test_anil_classification_heuristic_and_errors():
+    np.testing.assert_allclose(
+        alr.alpha_star_anil_classification(n_way=5, n_shot=1, sigma2=0.2), 1 / (2 * 5 * 0.2)
+    )
+    with pytest.raises(ValueError, match="sigma2"):
+        alr.alpha_star_heuristic(N=1, K=1, d=1, sigma2=0.0)
+    with pytest.raises(ValueError, match="n_tilde"):
+        alr.heuristic_range(N=1, K=1, d=1, n_tilde=1)
+    with pytest.raises(ValueError, match="K=0"):
+        alr.alpha_star_heuristic(N=1, K=0, d=1, sigma2=1.0)

@@ -30,6 +30,8 @@ from metagrad.theory._alr_risk import (
 __all__ = [
     "MomentSums",
     "alpha_from_c",
+    "alpha_star_anil_classification",
+    "alpha_star_heuristic",
     "alpha_star_cov",
     "alpha_star_finite",
     "alpha_star_limit",
@@ -47,6 +49,7 @@ __all__ = [
     "post_adaptation_distance_sim",
     "post_adaptation_loss",
     "gram",
+    "heuristic_range",
     "limit_risk",
     "maml_init",
     "moment_sums",
@@ -288,6 +291,64 @@ def alpha_star_ntk(*, Psi_all: ArrayLike, N: int, K: int) -> float:
     r"""NTK estimate α*_est = 1/(2NKσ̃²), σ̃ = std of all entries of Ψ_all. Implements Zou 2022, H.15."""
     _check_K(K)
     return float(1.0 / (2 * N * K * np.var(np.asarray(Psi_all))))
+
+
+def alpha_star_heuristic(*, N: int, K: int, d: int, sigma2: ArrayLike) -> np.ndarray:
+    r"""Deep-learning heuristic α*_lim ≈ 1/(2·min(NK, d)·σ̃²). Implements Zou 2022, Eq. H.18.
+
+    It merges Eq. 3.3 with tr G ≈ K d σ̃² (under-parameterised, d ≤ NK) and the NTK estimate
+    H.15 (over-parameterised, NK ≪ d). A heuristic: no theorem bounds its error.
+
+    Args:
+        N: training tasks, >= 1. K: points per task, >= 1. d: number of features / parameters, >= 1.
+        sigma2: σ̃², the second moment (variance) of the feature entries, > 0; any shape.
+
+    Returns:
+        α (MSE convention), shape of ``sigma2``.
+    """
+    for name, v in (("N", N), ("K", K), ("d", d)):
+        if int(v) < 1:
+            raise ValueError(f"{name}={v} is out of range: expected >= 1.")
+    sigma2 = np.asarray(sigma2, dtype=np.float64)
+    if np.any(sigma2 <= 0):
+        raise ValueError("sigma2 is out of range: expected > 0.")
+    return 1.0 / (2 * min(N * K, d) * sigma2)
+
+
+def heuristic_range(
+    *, N: int, K: int, d: int, n_tilde: int, lo: float = 0.0, hi: float = 1.0
+) -> tuple[float, float]:
+    r"""Range of the H.18 heuristic when every feature entry lies in [lo, hi] (Zou 2022, H.19–H.25).
+
+    With ñ observations, (hi − lo)²/(2ñ) ≤ σ̃² ≤ (hi − lo)²/4 (von Szőkefalvi Nagy below, Popoviciu
+    above), so α ∈ [2/(min(NK, d)(hi − lo)²), ñ/(min(NK, d)(hi − lo)²)]; [0, 1] gives the paper's
+    [2/min(NK, d), ñ/min(NK, d)].
+
+    Args:
+        N, K, d: as in `alpha_star_heuristic`. n_tilde: observations ñ, >= 2 (the two bounds
+            coincide at ñ = 2). lo < hi: bounds of the feature entries.
+
+    Returns:
+        (α_low, α_high).
+    """
+    if int(n_tilde) < 2:
+        raise ValueError(f"n_tilde={n_tilde} is out of range: expected >= 2.")
+    if not hi > lo:
+        raise ValueError(f"hi={hi} must be > lo={lo}.")
+    width2 = (hi - lo) ** 2
+    a_low = alpha_star_heuristic(N=N, K=K, d=d, sigma2=width2 / 4)
+    a_high = alpha_star_heuristic(N=N, K=K, d=d, sigma2=width2 / (2 * n_tilde))
+    return float(a_low), float(a_high)
+
+
+def alpha_star_anil_classification(*, n_way: int, n_shot: int, sigma2: ArrayLike) -> np.ndarray:
+    r"""ANIL classification heuristic α* = 1/(2·N_way·N_shot·σ̂²) (Zou 2022, H.3; cross-entropy).
+
+    Args:
+        n_way, n_shot: classes per task and support examples per class, >= 1.
+        sigma2: σ̂², second moment of the backbone's feature entries, > 0.
+    """
+    return alpha_star_heuristic(N=1, K=n_way * n_shot, d=n_way * n_shot, sigma2=sigma2)
 
 
 def cor1_bounds(*, sigma2, d) -> tuple[np.ndarray, np.ndarray]:

@@ -140,3 +140,68 @@ def test_theorem3_vs_monte_carlo(getkey):
         F=F,
     )
     _assert_close(mc, se, th, 0.05)
+
+
+@pytest.mark.parametrize("p,n_v,m", [(60, 2, 3), (40, 3, 4), (8, 10, 5), (5, 20, 4)])
+def test_gram_path_matches_qr(p, n_v, m, getkey):
+    """Gram (normal-equation) solver equals the QR/SVD solver to κ(B)²·eps-scaled round-off."""
+    data = sample_meta_train(
+        getkey(), m=m, n_t=7, n_v=n_v, w0=jnp.full(p, 0.2), sigma=0.7, **_iso(p, 0.6)
+    )
+    at = jr.uniform(getkey(), (9,), minval=-2.0, maxval=2.0)
+    omega0 = jr.normal(getkey(), (p,))
+    qr = L.solve_sweep(data, at, omega0, method="qr")
+    gram, kappa_est = L._solve_sweep_gram(data, at, omega0)
+    assert np.all(np.isfinite(kappa_est))
+    eps = np.finfo(np.float64).eps
+    for a, w_qr, w_gram in zip(at, qr, gram):
+        B, _ = _explicit_B_gamma(data, a)
+        kappa = np.linalg.cond(np.asarray(B))
+        tol = 100 * kappa**2 * eps * (1 + np.linalg.norm(w_qr - omega0))
+        assert np.linalg.norm(w_gram - w_qr) <= tol, (float(a), kappa)
+    np.testing.assert_array_equal(L.solve_sweep(data, at, omega0, method="gram").shape, qr.shape)
+
+
+def test_gram_falls_back_to_qr_when_ill_conditioned(getkey):
+    """A duplicated validation row makes BBᵀ singular: "gram" must return the QR (min-norm) answer."""
+    p, n_v, m = 30, 2, 3
+    data = sample_meta_train(
+        getkey(), m=m, n_t=5, n_v=n_v, w0=jnp.zeros(p), sigma=0.5, **_iso(p, 0.6)
+    )
+    data = data._replace(
+        x_v=data.x_v.at[:, 1].set(data.x_v[:, 0]), y_v=data.y_v.at[:, 1].set(data.y_v[:, 0])
+    )
+    at, omega0 = jnp.array([-0.5, 0.3]), jr.normal(getkey(), (p,))
+    want = L.solve_sweep(data, at, omega0, method="qr")
+    got = L.solve_sweep(data, at, omega0, method="gram")
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_sweep_runs_methods_agree(getkey):
+    kw = dict(p=40, n_t=10, n_v=2, m=3, n_r=10, sigma=0.5, nu=0.5)
+    at, ar, key = jnp.array([-1.0, 0.4]), jnp.array([0.1]), getkey()
+    eye = jnp.eye(kw["p"])
+    common = dict(
+        n_runs=7,
+        alpha_t=at,
+        alpha_r=ar,
+        p=kw["p"],
+        n_t=kw["n_t"],
+        n_v=kw["n_v"],
+        m=kw["m"],
+        n_r=kw["n_r"],
+        sigma=kw["sigma"],
+        w0=jnp.full(kw["p"], 0.1),
+        omega0=jnp.zeros(kw["p"]),
+        chol_Sigma=eye,
+        chol_Sigma_w=kw["nu"] / np.sqrt(kw["p"]) * eye,
+        F=(kw["p"] + 2) * eye,
+        batch_size=3,
+    )
+    qr = L.sweep_runs(key, method="qr", **common)["exact"]
+    gram = L.sweep_runs(key, method="gram", **common)["exact"]
+    assert qr.shape == (7, 2, 1)
+    np.testing.assert_allclose(gram, qr, rtol=1e-8)
+    with pytest.raises(ValueError, match="method"):
+        L.sweep_runs(key, method="chol", **common)

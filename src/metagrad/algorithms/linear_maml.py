@@ -62,10 +62,83 @@ def outer_solution(B: Array, gamma: Array, omega0: Array) -> Array:
     return omega0 + _pinv_apply(R[:p, :p], R[:p, p], n)
 
 
-def solve_sweep(data: MetaTrainData, alpha_t: Array, omega0: Array) -> Array:
-    """Exact ω* for every α_t in ``alpha_t`` (shape (a,)) on the same data: shape (a, p)."""
+GRAM_RATIO = 2.0
+"""``method="auto"`` uses the Gram path when n_v m ≤ p / GRAM_RATIO or n_v m ≥ GRAM_RATIO · p."""
+
+GRAM_MAX_COND = 1e8
+"""Largest condition-number estimate of the Gram matrix (≈ κ(B)², so κ(B) ≲ 1e4) accepted by the
+Gram path; beyond it the QR/SVD path is used (spec A11). Round-off of the Gram solve is then
+≲ κ(Gram) · eps ≈ 2e-8 relative."""
+
+
+def _resolve_method(method: str, n: int, p: int) -> str:
+    """Static choice of the outer solver: "gram" or "qr" (see `solve_sweep`)."""
+    if method not in ("auto", "gram", "qr"):
+        raise ValueError(f"method must be 'auto', 'gram' or 'qr', got {method!r}")
+    if method == "auto":
+        far = n * GRAM_RATIO <= p or n >= GRAM_RATIO * p
+        return "gram" if far else "qr"
+    return method
+
+
+def _solve_sweep_qr(data: MetaTrainData, alpha_t: Array, omega0: Array) -> Array:
+    """ω*(α_t) by `outer_solution` (QR + small SVD) for every α_t: shape (a, p)."""
     xv, yv, C, c = affine_system(data)
     return jax.vmap(lambda a: outer_solution(xv - a * C, yv - a * c, omega0))(alpha_t)
+
+
+def _solve_sweep_gram(data: MetaTrainData, alpha_t: Array, omega0: Array) -> tuple[Array, Array]:
+    """ω*(α_t) from Gram matrices quadratic in α_t (Eqs. 67–69, 83), and a condition estimate.
+
+    With B = X^v − α_t C and r = γ − Bω0 = r0 − α_t r1 (r0 = y^v − X^v ω0, r1 = c − C ω0):
+    wide B: BBᵀ = G00 − α_t (G01 + G01ᵀ) + α_t² G11 (n_v m square), ω* = ω0 + Bᵀ(BBᵀ)⁻¹ r;
+    tall B: BᵀB likewise (p × p), ω* = ω0 + (BᵀB)⁻¹Bᵀr. The three products are formed once per
+    run; each α_t costs one small Cholesky solve. Returns (ω* (a, p), κ estimate (a,)): the
+    squared ratio of the largest to smallest Cholesky diagonal, a lower bound on κ(Gram)
+    (inf if the factorisation failed).
+    """
+    xv, yv, C, c = affine_system(data)
+    r0, r1 = yv - xv @ omega0, c - C @ omega0
+    n, p = xv.shape
+    if n < p:
+        g00, g01, g11 = xv @ xv.T, xv @ C.T, C @ C.T
+    else:
+        g00, g01, g11 = xv.T @ xv, xv.T @ C, C.T @ C
+        h0, h1, h2 = xv.T @ r0, xv.T @ r1 + C.T @ r0, C.T @ r1
+    g01s = g01 + g01.T
+
+    def one(a):
+        G = g00 - a * g01s + a * a * g11
+        L = jnp.linalg.cholesky(G)
+        d = jnp.abs(jnp.diagonal(L))
+        kappa = (d.max() / d.min()) ** 2
+        kappa = jnp.where(jnp.isfinite(kappa), kappa, jnp.inf)
+        rhs = r0 - a * r1 if n < p else h0 - a * h1 + a * a * h2
+        z = jax.scipy.linalg.cho_solve((L, True), rhs)
+        step = xv.T @ z - a * (C.T @ z) if n < p else z
+        return omega0 + step, kappa
+
+    return jax.vmap(one)(alpha_t)
+
+
+def solve_sweep(data: MetaTrainData, alpha_t: Array, omega0: Array, method: str = "auto") -> Array:
+    """Exact ω* for every α_t in ``alpha_t`` (shape (a,)) on the same data: shape (a, p).
+
+    ``method``: "qr" — QR + small SVD of B(α_t) for each α_t (`outer_solution`, stable at any
+    conditioning); "gram" — Gram matrices quadratic in α_t, one small Cholesky per α_t (fast,
+    squares the condition number; entries with κ(Gram) > GRAM_MAX_COND are recomputed by QR);
+    "auto" (default) — "gram" when n_v m ≤ p/2 or ≥ 2p, else "qr" (spec A11: near n_v m ≈ p
+    the Gram matrices are ill-conditioned).
+    """
+    n, p = data.x_v.shape[-3] * data.x_v.shape[-2], data.x_v.shape[-1]
+    if _resolve_method(method, n, p) == "qr":
+        return _solve_sweep_qr(data, alpha_t, omega0)
+    omegas, kappa = _solve_sweep_gram(data, alpha_t, omega0)
+    return jax.lax.cond(
+        jnp.all(kappa <= GRAM_MAX_COND),
+        lambda: omegas,
+        lambda: _solve_sweep_qr(data, alpha_t, omega0),
+    )
 
 
 def evaluate_sampled(
@@ -125,22 +198,26 @@ def sweep_runs(
     n_s: int = 50,
     alpha_r_sampled=None,
     batch_size: int = 50,
+    method: str = "auto",
 ) -> dict[str, Array]:
     """Monte Carlo of exact MAML over ``n_runs`` independent runs, common data across learning rates.
 
     Returns "exact": conditional test loss (Eq. 123), shape (n_runs, a, r); and, when
     ``n_test_tasks > 0``, "sampled": the sampled test loss of the same ω* at ``alpha_r_sampled``
     (default ``alpha_r``), shape (n_runs, a, r'). Runs are vmapped in chunks of ``batch_size``.
+    ``method`` selects the outer solver ("auto", "gram" or "qr"; see `solve_sweep`).
     """
+    _resolve_method(method, n_v * m, p)
     alpha_t, alpha_r = jnp.atleast_1d(alpha_t), jnp.atleast_1d(alpha_r)
     ar_s = alpha_r if alpha_r_sampled is None else jnp.atleast_1d(alpha_r_sampled)
     arrays = (alpha_t, alpha_r, ar_s, w0, omega0, chol_Sigma, chol_Sigma_w, F, sigma)
     statics = dict(m=m, n_t=n_t, n_v=n_v, n_r=n_r, n_test_tasks=n_test_tasks, n_s=n_s)
-    return _sweep(jr.split(key, n_runs), *arrays, batch_size=batch_size, **statics)
+    return _sweep(jr.split(key, n_runs), *arrays, batch_size=batch_size, method=method, **statics)
 
 
 @functools.partial(
-    jax.jit, static_argnames=("m", "n_t", "n_v", "n_r", "n_test_tasks", "n_s", "batch_size")
+    jax.jit,
+    static_argnames=("m", "n_t", "n_v", "n_r", "n_test_tasks", "n_s", "batch_size", "method"),
 )
 def _sweep(
     keys,
@@ -161,15 +238,21 @@ def _sweep(
     n_test_tasks,
     n_s,
     batch_size,
+    method,
 ):
-    """Jitted body of `sweep_runs` (compiled once per shape and static configuration)."""
+    """Jitted body of `sweep_runs` (compiled once per shape and static configuration).
+
+    Runs are vmapped in chunks of ``batch_size`` (a `lax.map` over chunks). With the Gram solver
+    (`solve_sweep`, method "auto"/"gram") the condition check is made per chunk, outside the
+    vmap, so a chunk falls back to QR only if one of its (run, α_t) systems is ill-conditioned.
+    """
     Sigma = chol_Sigma @ chol_Sigma.T
     Sigma_w = chol_Sigma_w @ chol_Sigma_w.T
+    use_gram = _resolve_method(method, n_v * m, w0.shape[0]) == "gram"
 
-    def one_run(k):
-        k_train, k_test = jr.split(k)
-        data = sample_meta_train(
-            k_train,
+    def sample(k):
+        return sample_meta_train(
+            jr.split(k)[0],
             m=m,
             n_t=n_t,
             n_v=n_v,
@@ -178,7 +261,8 @@ def _sweep(
             chol_Sigma_w=chol_Sigma_w,
             sigma=sigma,
         )
-        omegas = solve_sweep(data, alpha_t, omega0)
+
+    def evaluate(k, omegas):
         exact = conditional_loss(
             omega_star=omegas,
             w0=w0,
@@ -192,7 +276,7 @@ def _sweep(
         out = {"exact": exact}
         if n_test_tasks > 0:
             out["sampled"] = evaluate_sampled(
-                k_test,
+                jr.split(k)[1],
                 omegas,
                 alpha_r=ar_s,
                 n_r=n_r,
@@ -205,4 +289,22 @@ def _sweep(
             )
         return out
 
-    return jax.lax.map(one_run, keys, batch_size=batch_size)
+    def chunk(ks):
+        data = jax.vmap(sample)(ks)
+        qr = jax.vmap(lambda d: _solve_sweep_qr(d, alpha_t, omega0))
+        if use_gram:
+            omegas, kappa = jax.vmap(lambda d: _solve_sweep_gram(d, alpha_t, omega0))(data)
+            omegas = jax.lax.cond(jnp.all(kappa <= GRAM_MAX_COND), lambda: omegas, lambda: qr(data))
+        else:
+            omegas = qr(data)
+        return jax.vmap(evaluate)(ks, omegas)
+
+    n_runs = keys.shape[0]
+    n_full = n_runs // batch_size * batch_size
+    parts = []
+    if n_full:
+        full = jax.lax.map(chunk, keys[:n_full].reshape(-1, batch_size, *keys.shape[1:]))
+        parts.append(jax.tree.map(lambda x: x.reshape(n_full, *x.shape[2:]), full))
+    if n_full < n_runs:
+        parts.append(chunk(keys[n_full:]))
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts) if len(parts) > 1 else parts[0]

@@ -4,7 +4,9 @@ The outer problem is least squares in ω (Eq. 66) with B and γ of Eqs. 67–68,
 B = X^v − α_t C, γ = y^v − α_t c, with C(i) = X^v X^tᵀ X^t / n_t and c(i) = X^v X^tᵀ y^t / n_t.
 So one data draw serves a whole α_t sweep (common random numbers). The exact outer solution is
 ω* = ω0 + B⁺(γ − Bω0) via a QR factorisation and the SVD of its small R factor: the interpolant closest to ω0 when overparameterized (Eq. 69), the
-least-squares solution otherwise (Eq. 83). Evaluation is exact-conditional (Eqs. 65/123) or sampled
+least-squares solution otherwise (Eq. 83). `solve_sweep` by default (method "auto") instead uses the
+Gram matrix BBᵀ or BᵀB, quadratic in α_t, with one small Cholesky per α_t, when n_v m is far from p,
+and falls back to QR when a condition estimate exceeds `GRAM_MAX_COND` (spec A11). Evaluation is exact-conditional (Eqs. 65/123) or sampled
 (test tasks × test points, as in the paper). Losses are ½·MSE.
 """
 

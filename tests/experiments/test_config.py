@@ -57,6 +57,8 @@ def test_valid_values_are_coerced_and_frozen():
     [
         ("lr=3", ("lr", 3)),
         ("lrs=[1,2.5]", ("lrs", (1, 2.5))),
+        ("lrs=(-0.5, 2)", ("lrs", (-0.5, 2))),
+        ("lrs=(3,)", ("lrs", (3,))),
         ("act=linear", ("act", "linear")),
         ("flag=true", ("flag", True)),
     ],

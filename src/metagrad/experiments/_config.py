@@ -91,7 +91,7 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
         args = typing.get_args(tp)
         elem = args[0] if args else Any
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            raise ConfigError(f"{name}={value!r} has the wrong type: expected a sequence.")
+            raise ConfigError(f"{name}={value!r} has the wrong type: expected a sequence such as [1,2].")
         return tuple(_coerce(f"{name}[{i}]", v, elem) for i, v in enumerate(value))
     if tp is Any:
         return value
@@ -180,7 +180,8 @@ class ExperimentConfig:
     def parse_override(cls, text: str) -> tuple[str, Any]:
         """Parse ``key=value`` from the command line; the value is read as JSON if it can be.
 
-        ``eta_w=3``, ``etas=[1,2,3]``, ``activation=linear`` and ``flag=true`` all work.
+        ``eta_w=3``, ``etas=[1,2,3]``, ``etas=(1,2,3)``, ``activation=linear`` and ``flag=true``
+        all work (a parenthesised tuple is read as a JSON list).
         """
         if "=" not in text:
             raise ConfigError(f"override {text!r} must look like key=value.")
@@ -191,8 +192,11 @@ class ExperimentConfig:
             raise ConfigError(
                 f"unknown config key {key!r} for {cls.__name__}; known keys: {', '.join(sorted(known))}."
             )
+        text = raw.strip()
+        if text.startswith("(") and text.endswith(")"):
+            text = "[" + text[1:-1].rstrip().rstrip(",") + "]"
         try:
-            value = json.loads(raw)
+            value = json.loads(text)
         except json.JSONDecodeError:
             value = raw
         if isinstance(value, list):

@@ -541,7 +541,7 @@ class Fig5(AbstractExperiment):
         },
         "paper": {},
     }
-    cost = {"quick": "~10-20 s (shared CPU)", "paper": "~45 min (estimated; docs/wang2024.md)"}
+    cost = {"quick": "~10-20 s (shared CPU)", "paper": "~52 min (measured, shared 2-core CPU)"}
 
     def run(self, config, key) -> Result:
         out = [_alpha_tilde(config, K) for K in config.Ks]

@@ -89,6 +89,35 @@ def test_maml_init_equals_gradient_descent(getkey):
     assert np.allclose(wm[0], alr.erm_init(Phis=Phis, a=a), atol=1e-12)
 
 
+def test_maml_init_derivatives_vs_prop5_and_finite_differences(getkey):
+    rng = _rng(getkey)
+    N, K, d = 25, 7, 4
+    Phis = rng.normal(size=(N, K, d))
+    a = rng.normal(size=(N, d))
+    mom = alr.moment_sums(Phis=Phis, a=a)
+    # alpha = 0: Prop 5 (F.1) and the spec's w''(0), written per task (independent of the moment sums)
+    G = alr.gram(Phis=Phis)
+    wr = alr.erm_init(Phis=Phis, a=a)
+    V = np.linalg.inv(G.sum(0))
+    d1 = V @ sum(4 / K * Gj @ Gj @ (wr - aj) for Gj, aj in zip(G, a))
+    d2 = V @ (
+        sum(8 / K**2 * Gj @ Gj @ Gj @ (aj - wr) for Gj, aj in zip(G, a))
+        + 8 / K * sum(Gj @ Gj for Gj in G) @ d1
+    )
+    w0, dw0, d2w0 = alr.maml_init_derivatives(moments=mom, alpha=0.0)
+    np.testing.assert_allclose(w0, wr, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dw0, d1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(d2w0, d2, rtol=1e-9, atol=1e-12)
+    # any alpha (vectorised): central finite differences of the closed form maml_init
+    alpha, h = np.array([0.01, 0.04]), 1e-4
+    w, dw, d2w = alr.maml_init_derivatives(moments=mom, alpha=alpha)
+    wp, wm_, wc = (alr.maml_init(moments=mom, alpha=alpha + s) for s in (h, -h, 0.0))
+    np.testing.assert_allclose(w, wc, rtol=1e-12)
+    scale = np.abs(dw).max()
+    assert np.abs((wp - wm_) / (2 * h) - dw).max() <= 1e-6 * scale
+    assert np.abs((wp - 2 * wc + wm_) / h**2 - d2w).max() <= 1e-4 * np.abs(d2w).max()
+
+
 def test_conditional_risk_vs_monte_carlo(getkey):
     rng = _rng(getkey)
     N, K, d, alpha, R = 20, 8, 3, 0.04, 4000  # N(0, 1) entries, a ~ N(0, I)

@@ -52,6 +52,7 @@ __all__ = [
     "heuristic_range",
     "limit_risk",
     "maml_init",
+    "maml_init_derivatives",
     "moment_sums",
     "row_moments",
     "trace_moments_iid",
@@ -145,6 +146,43 @@ def maml_init(*, moments: MomentSums, alpha: ArrayLike) -> np.ndarray:
     W = np.einsum("...p,pij->...ij", c, moments.S)
     nu = np.einsum("...p,pi->...i", c, moments.v)
     return np.linalg.solve(W, nu[..., None])[..., 0]
+
+
+def maml_init_derivatives(
+    *, moments: MomentSums, alpha: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""w_m(α) and its first two α-derivatives. Generalises Zou 2022, Prop 5 (F.1)/(F.6) to any α.
+
+    Differentiates W(α)w = ν(α) (W = Σ B_i, ν = Σ B_i a_i, coefficients of (B.8)) twice:
+    w' = W⁻¹(ν' − W'w), w'' = W⁻¹(ν'' − W''w − 2W'w'). At α = 0 this is the paper's
+    w'(0) = (Σ G_i)⁻¹ Σ_j (4/K) G_j²(w_r − a_j) and the spec's derived w''(0).
+
+    Args:
+        moments: from `moment_sums`. alpha: adaptation rate(s) (MSE convention), any shape.
+
+    Returns:
+        (w_m, dw_m/dα, d²w_m/dα²), each of shape alpha.shape + (d,).
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    K = moments.K
+    zero, one = np.zeros_like(alpha), np.ones_like(alpha)
+    coeffs = [
+        _coeffs(alpha, K),
+        np.stack([zero, -4 * one / K, 8 * alpha / K**2], axis=-1),
+        np.stack([zero, zero, 8 * one / K**2], axis=-1),
+    ]
+    W, dW, d2W = (np.einsum("...p,pij->...ij", c, moments.S) for c in coeffs)
+    nu, dnu, d2nu = (np.einsum("...p,pi->...i", c, moments.v) for c in coeffs)
+
+    def solve(rhs: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(W, rhs[..., None])[..., 0]
+
+    def mv(M: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.einsum("...ij,...j->...i", M, x)
+
+    w = solve(nu)
+    dw = solve(dnu - mv(dW, w))
+    return w, dw, solve(d2nu - mv(d2W, w) - 2 * mv(dW, dw))
 
 
 def alpha_from_c(*, c: ArrayLike, K: ArrayLike, convention: str = "mse") -> np.ndarray:

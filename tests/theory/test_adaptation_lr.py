@@ -146,16 +146,27 @@ def test_alpha_star_finite_near_limit(getkey):
         for c in (K, K * (K + d + 1), K * (K**2 + d**2 + 3 * K * d + 3 * K + 3 * d + 4))
     )
     lim = alr.alpha_star_wishart(s2=1.0, d=d, K=K)
-    errs = [
-        abs(
-            alr.alpha_star_finite(
-                Phis=rng.normal(size=(N, K, d)), EG=EG, EG2=EG2, EG3=EG3, alpha_max=3 * lim
+    # One draw at N = 8 can land near the limit by luck (a CI-seed failure): compare root-mean-square
+    # errors over 6 draws per N. Measured over 30 seeds: RMS ratio >= 25 (median 47), RMS at
+    # N = 2000 at most 6e-4 of the limit.
+    rms = [
+        np.sqrt(
+            np.mean(
+                [
+                    (
+                        alr.alpha_star_finite(
+                            Phis=rng.normal(size=(N, K, d)), EG=EG, EG2=EG2, EG3=EG3, alpha_max=3 * lim
+                        )
+                        - lim
+                    )
+                    ** 2
+                    for _ in range(6)
+                ]
             )
-            - lim
         )
         for N in (8, 2000)
     ]
-    assert errs[1] < errs[0] and errs[1] < 0.02 * lim
+    assert rms[1] < rms[0] / 3 and rms[1] < 0.02 * lim
 
 
 def test_distance_exact_equals_simulated(getkey):

@@ -582,8 +582,10 @@ class Fig5(AbstractExperiment):
                 vmax=result.meta["alpha_max"],
             )
             iw, ij = np.nonzero(np.asarray(a["diverged"][i], bool))
-            ax[0, i].plot(a["eta_w"][iw], a["eta_J"][ij], "rx", ms=3, label="diverged")
-            ax[0, i].set(title=f"K={K} (grey: never ε≤{result.meta['level']})", xlabel="η_w")
+            ax[0, i].plot(a["eta_w"][iw], a["eta_J"][ij], "rx", ms=3)
+            ax[0, i].set(
+                title=f"K={K} (grey: never ε≤{result.meta['level']}; red ×: diverged)", xlabel="η_w"
+            )
         ax[0, 0].set_ylabel("η_J")
         fig.colorbar(im, ax=ax[0, -1], label="α̃")
         return {"fig5": fig}

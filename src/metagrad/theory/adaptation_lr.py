@@ -118,6 +118,11 @@ def _coeffs(alpha: np.ndarray, K: int) -> np.ndarray:
     return np.stack([np.ones_like(alpha), -4 * alpha / K, 4 * alpha**2 / K**2], axis=-1)
 
 
+def _combine(moments: MomentSums, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_p c_p S_p and Σ_p c_p v_p for coefficients `c` of shape (..., 3)."""
+    return np.einsum("...p,pij->...ij", c, moments.S), np.einsum("...p,pi->...i", c, moments.v)
+
+
 def erm_init(*, Phis: ArrayLike, a: ArrayLike) -> np.ndarray:
     r"""ERM meta-initialisation w_r = (Σ G_i)⁻¹ Σ G_i a_i. Implements Zou 2022, Eq. 3.1.
 
@@ -142,9 +147,7 @@ def maml_init(*, moments: MomentSums, alpha: ArrayLike) -> np.ndarray:
         w_m, shape alpha.shape + (d,).
     """
     alpha = np.asarray(alpha, dtype=np.float64)
-    c = _coeffs(alpha, moments.K)
-    W = np.einsum("...p,pij->...ij", c, moments.S)
-    nu = np.einsum("...p,pi->...i", c, moments.v)
+    W, nu = _combine(moments, _coeffs(alpha, moments.K))
     return np.linalg.solve(W, nu[..., None])[..., 0]
 
 
@@ -171,8 +174,7 @@ def maml_init_derivatives(
         np.stack([zero, -4 * one / K, 8 * alpha / K**2], axis=-1),
         np.stack([zero, zero, 8 * one / K**2], axis=-1),
     ]
-    W, dW, d2W = (np.einsum("...p,pij->...ij", c, moments.S) for c in coeffs)
-    nu, dnu, d2nu = (np.einsum("...p,pi->...i", c, moments.v) for c in coeffs)
+    (W, nu), (dW, dnu), (d2W, d2nu) = (_combine(moments, c) for c in coeffs)
 
     def solve(rhs: np.ndarray) -> np.ndarray:
         return np.linalg.solve(W, rhs[..., None])[..., 0]

@@ -1,5 +1,6 @@
-"""Test configuration: float64 on, a `getkey` fixture giving fresh keys."""
+"""Test configuration: float64 on, a `getkey` fixture giving fresh keys that depend only on the test."""
 
+import hashlib
 import itertools
 import os
 
@@ -9,19 +10,33 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-_counter = itertools.count()
+
+def test_base_seed() -> int:
+    """The base seed of every test's draws: METAGRAD_TEST_SEED or a fixed default (reproducible CI)."""
+    return int(os.environ.get("METAGRAD_TEST_SEED", "20261122"))
+
+
+test_base_seed.__test__ = False  # not a test
+
+
+def node_key(nodeid: str) -> jax.Array:
+    """A key derived from the base seed and the test's node id (independent of test order)."""
+    digest = hashlib.sha256(nodeid.encode()).digest()
+    return jr.fold_in(jr.PRNGKey(test_base_seed()), int.from_bytes(digest[:4], "little") >> 1)
 
 
 @pytest.fixture
-def getkey():
+def getkey(request):
     """Return a function giving a fresh `jax.random` key at each call.
 
-    The base seed is fixed (reproducible CI); set METAGRAD_TEST_SEED to run the suite on other draws,
-    which is how statistical tolerances are checked for flakiness.
+    The keys depend on the base seed and on this test's node id only, never on which tests ran
+    before: a test draws the same numbers alone or in the whole suite. Set METAGRAD_TEST_SEED to run
+    the suite on other draws, which is how statistical tolerances are checked for flakiness.
     """
-    base = jr.PRNGKey(int(os.environ.get("METAGRAD_TEST_SEED", "20261122")))
+    base = node_key(request.node.nodeid)
+    counter = itertools.count()
 
     def _getkey():
-        return jr.fold_in(base, next(_counter))
+        return jr.fold_in(base, next(counter))
 
     return _getkey

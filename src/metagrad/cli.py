@@ -11,13 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from metagrad.experiments import ConfigError, get_experiment, list_experiments
+from metagrad.experiments import ConfigError, list_figures, resolve
 from metagrad.sweep import (
     ResultStore,
-    experiment_points,
-    finish_experiment,
+    StoreError,
+    finish_study,
     make_executor,
     run_points,
+    study_points,
     to_jsonable,
 )
 
@@ -47,38 +48,44 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _checks_table(run) -> Table:
-    table = Table(title=f"{run.exp.id}: {run.exp.title}", show_lines=False)
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _checks_table(run, figure) -> Table:
+    table = Table(title=f"{figure.id}: {figure.title}", show_lines=False)
     for col in ("", "claim", "metagrad", "paper / bound", "tolerance"):
         table.add_column(col)
-    for c in run.checks:
-        fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    for c in run.checks[figure.id]:
         mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
-        table.add_row(mark, c.name, fmt(c.measured), fmt(c.target), fmt(c.tolerance))
+        table.add_row(mark, c.name, _fmt(c.measured), _fmt(c.target), _fmt(c.tolerance))
     return table
 
 
-def _summary(run, run_dir: Path) -> dict:
-    return to_jsonable(
-        {
-            "id": run.exp.id,
-            "config": run.config.to_dict(),
-            "seeds": run.seeds,
-            "statuses": run.statuses,
-            "diverged_seeds": run.diverged_seeds,
-            "scalars": run.result.scalars,
-            "checks": [c.to_dict() for c in run.checks],
-            "output": str(run_dir),
-        }
-    )
+def _specs(names, scale, overrides=()):
+    """[(study, figures, config)] for figure or study ids, one entry per study (runs shared)."""
+    by_study: dict[str, list] = {}
+    for name in names:
+        study, figs = resolve(name)
+        entry = by_study.setdefault(study.id, [study, [], None])
+        entry[1].extend(f for f in figs if f not in entry[1])
+    for entry in by_study.values():
+        entry[2] = entry[0].config(scale, overrides)
+    return [tuple(e) for e in by_study.values()]
 
 
-def _execute(specs, *, scale, results, executor, scheduler, workers, progress=True):
-    """Run the points of several (experiment, config, seeds) specs in one executor; save each run."""
-    from metagrad.report.html import save_run
+def _execute(specs, *, seeds, scale, results, executor, scheduler, workers, progress=True):
+    """Run the points of several (study, figures, config) specs in one executor; save each figure."""
+    from metagrad.report.html import save_study_run
 
-    store = ResultStore(results)
-    all_points = [experiment_points(exp, cfg, seeds) for exp, cfg, seeds in specs]
+    try:
+        store = ResultStore(results)
+        store.ensure_writable()
+    except StoreError as err:
+        _fail(str(err))
+    all_points = [study_points(study, cfg, seeds) for study, _, cfg in specs]
     flat = [p for pts in all_points for p in pts]
     try:
         ex = make_executor(executor, workers=workers, scheduler=scheduler)
@@ -89,54 +96,77 @@ def _execute(specs, *, scale, results, executor, scheduler, workers, progress=Tr
     finally:
         ex.close()
     runs, i = [], 0
-    for (exp, cfg, seeds), pts in zip(specs, all_points):
-        run = finish_experiment(exp, cfg, list(seeds), pts, statuses[i : i + len(pts)], store)
+    for (study, figs, cfg), pts in zip(specs, all_points):
+        run_ = finish_study(study, cfg, list(seeds), pts, statuses[i : i + len(pts)], store, figs)
         i += len(pts)
-        runs.append((run, save_run(run, store.root, scale=scale)))
+        runs.append((run_, save_study_run(run_, store.root, scale=scale)))
     return store, runs
+
+
+def _print_run(run_, summaries) -> None:
+    if run_.diverged_seeds:
+        err_console.print(
+            f"[red]diverged[/] {run_.study.id} seeds {run_.diverged_seeds}: {'; '.join(run_.causes)}"
+        )
+    for fig, summ in zip(run_.figures, summaries):
+        console.print(_checks_table(run_, fig))
+        if summ["plot_error"]:
+            err_console.print(f"[red]plot failed[/] {fig.id}: {summ['plot_error']}")
+
+
+def _bad(runs) -> bool:
+    return any(
+        r.diverged_seeds or not all(c.passed for c in r.all_checks) or any(s["plot_error"] for s in ss)
+        for r, ss in runs
+    )
 
 
 @app.command("list")
 def list_cmd() -> None:
-    """List the registered experiments with their cost at quick and paper scale."""
-    table = Table(title="metagrad experiments")
+    """List every figure and table with the study that computes it and its cost."""
+    table = Table(title="metagrad: figures and tables (a study is run once for all its figures)")
     table.add_column("id", no_wrap=True)  # ids are copied into commands: never truncate them
-    for col in ("title", "paper", "quick", "paper scale"):
+    for col in ("title", "study", "paper", "quick", "paper scale"):
         table.add_column(col)
-    for exp in list_experiments():
-        table.add_row(
-            exp.id, exp.title, exp.paper, exp.cost.get("quick", "?"), exp.cost.get("paper", "?")
-        )
+    for fig in list_figures():
+        st = fig.study
+        table.add_row(fig.id, fig.title, st.id, st.paper, st.cost["quick"], st.cost["paper"])
     console.print(table)
 
 
 @app.command()
-def show(exp_id: str, scale: Annotated[str, typer.Option(help="quick or paper")] = "paper") -> None:
-    """Show an experiment's config: every key with its value at SCALE, range and meaning."""
+def show(
+    fig_id: str, scale: Annotated[str, typer.Option(help="quick or paper")] = "paper"
+) -> None:
+    """Show a figure's study config (every key with its value at SCALE, range, meaning) and claims."""
     try:
-        exp = get_experiment(exp_id)
-        cfg = exp.config(scale)
+        study, figs = resolve(fig_id)
+        cfg = study.config(scale)
     except ConfigError as err:
         _fail(str(err))
-    table = Table(title=f"{exp.id} — {exp.title} ({exp.paper}); scale={scale}")
+    table = Table(title=f"{fig_id} — study {study.id}: {study.title} ({study.paper}); scale={scale}")
     table.add_column("key", no_wrap=True)
     for col in ("type", "value", "allowed", "meaning"):
         table.add_column(col)
     values = cfg.to_dict()
-    for name, tp, _default, allowed, doc in exp.Config.describe():
+    for name, tp, _default, allowed, doc in study.Config.describe():
         table.add_row(name, tp, repr(values[name]), allowed, doc)
     console.print(table)
+    console.print(f"cost: quick {study.cost['quick']}, paper {study.cost['paper']}")
+    for fig in figs:
+        doc = (fig.claims_fn.__doc__ or "").strip() if fig.claims_fn else "(no claims)"
+        console.print(f"[bold]{fig.id}[/] — {fig.title}\nclaims: {doc}")
 
 
 @app.command()
 def run(
-    exp_id: str,
+    fig_id: str,
     scale: Annotated[str, typer.Option(help="quick or paper")] = "quick",
     set_: Annotated[
         list[str], typer.Option("--set", help="Config override key=value (repeatable).")
     ] = [],  # noqa: B006
     seeds: Annotated[int, typer.Option(min=1, help="Number of seeds.")] = 1,
-    seed: Annotated[int, typer.Option(min=0, help="First seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="First seed.")] = 0,
     executor: ExecutorOpt = "local",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
@@ -145,18 +175,19 @@ def run(
         bool, typer.Option("--json", help="Print the result summary as JSON.")
     ] = False,
     strict: Annotated[
-        bool, typer.Option(help="Exit 1 if a check fails or a point diverges.")
+        bool, typer.Option(help="Exit 1 if a check fails, a point diverges or a plot fails.")
     ] = False,
 ) -> None:
-    """Run one experiment (cached points are reused), write figures and print the checks."""
+    """Run one figure, table or study (cached points are reused), write figures, print the claims."""
+    if seed + seeds > 2**31:
+        _fail(f"--seed {seed} + --seeds {seeds} exceeds 2**31 (seeds are 32-bit).")
     try:
-        exp = get_experiment(exp_id)
-        cfg = exp.config(scale, set_)
+        specs = _specs([fig_id], scale, set_)
     except ConfigError as err:
         _fail(str(err))
-    spec = [(exp, cfg, list(range(seed, seed + seeds)))]
     _, runs = _execute(
-        spec,
+        specs,
+        seeds=list(range(seed, seed + seeds)),
         scale=scale,
         results=results,
         executor=executor,
@@ -164,28 +195,27 @@ def run(
         workers=workers,
         progress=not json_,
     )
-    run_, out = runs[0]
+    run_, summaries = runs[0]
     if json_:
-        sys.stdout.write(json.dumps(_summary(run_, out), indent=1) + "\n")
+        payload = summaries[0] if len(summaries) == 1 else summaries
+        sys.stdout.write(json.dumps(to_jsonable(payload), indent=1) + "\n")
     else:
-        if run_.diverged_seeds:
-            err_console.print(
-                f"[red]diverged[/] seeds {run_.diverged_seeds}: non-finite "
-                f"{run_.result.nonfinite()}; not plotted."
-            )
-        console.print(_checks_table(run_))
-        console.print(f"figures and summary: {out}")
-    bad = run_.diverged_seeds or not all(c.passed for c in run_.checks)
-    if strict and bad:
+        _print_run(run_, summaries)
+        console.print(f"figures and summaries: {', '.join(s['output'] for s in summaries)}")
+    if any(s["plot_error"] for s in summaries):
+        raise typer.Exit(1)
+    if strict and _bad(runs):
         raise typer.Exit(1)
 
 
 @app.command()
 def reproduce(
-    ids: Annotated[list[str] | None, typer.Argument(help="Experiment ids (default: all).")] = None,
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Figure or study ids (default: all).")
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Quick scale (default).")] = False,
     paper: Annotated[bool, typer.Option("--paper", help="The papers' parameters (hours).")] = False,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per experiment.")] = 1,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per study.")] = 1,
     executor: ExecutorOpt = "local",
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
@@ -195,32 +225,42 @@ def reproduce(
         bool, typer.Option(help="Exit 1 if a check fails or a point diverges.")
     ] = False,
 ) -> None:
-    """Run many experiments (all by default), then write the HTML report."""
+    """Run many figures (all by default; each study once), then write the HTML report."""
     from metagrad.report.html import build_report
 
     if quick and paper:
         _fail("choose one of --quick and --paper.")
     scale = "paper" if paper else "quick"
     try:
-        exps = [get_experiment(i) for i in ids] if ids else list_experiments()
-        specs = [(e, e.config(scale), list(range(seeds))) for e in exps]
+        specs = _specs(ids or [f.id for f in list_figures()], scale)
     except ConfigError as err:
         _fail(str(err))
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} is a file, not a directory.")
     store, runs = _execute(
-        specs, scale=scale, results=results, executor=executor, scheduler=scheduler, workers=workers
+        specs,
+        seeds=list(range(seeds)),
+        scale=scale,
+        results=results,
+        executor=executor,
+        scheduler=scheduler,
+        workers=workers,
     )
-    for run_, _ in runs:
-        console.print(_checks_table(run_))
+    for run_, summaries in runs:
+        _print_run(run_, summaries)
     index = build_report(store.root, out)
-    n = sum(len(r.checks) for r, _ in runs)
-    ok = sum(c.passed for r, _ in runs for c in r.checks)
-    diverged = [r.exp.id for r, _ in runs if r.diverged_seeds]
+    checks = [c for r, _ in runs for c in r.all_checks]
+    ok = sum(c.passed for c in checks)
+    n_figs = sum(len(r.figures) for r, _ in runs)
+    diverged = [r.study.id for r, _ in runs if r.diverged_seeds]
+    failed_plots = [s["id"] for _, ss in runs for s in ss if s["plot_error"]]
     console.print(
-        f"{len(runs)} experiments, {ok}/{n} checks pass"
+        f"{len(runs)} studies, {n_figs} figures/tables, {ok}/{len(checks)} checks pass"
         + (f", diverged: {', '.join(diverged)}" if diverged else "")
+        + (f", plot failed: {', '.join(failed_plots)}" if failed_plots else "")
         + f". Report: {index}"
     )
-    if strict and (ok < n or diverged):
+    if failed_plots or (strict and _bad(runs)):
         raise typer.Exit(1)
 
 

@@ -1,8 +1,9 @@
-"""One contract for every registered experiment at its quick scale.
+"""One contract for every registered study at its quick scale.
 
-Each runs once per test session (cached by the fixture): results are finite outside `nan_ok`,
-every paper claim checked by `checks()` passes, `plot()` returns figures, the paper preset
-builds, and the same key gives identical numbers.
+Each study runs once per test session (cached): its result has no non-finite value outside
+``nan_ok``, every claim of every figure registered against it passes, every figure renders without
+layout problems (no empty axes, no overlapping text, no unnamed curves), the paper preset builds,
+and the same key gives identical numbers.
 """
 
 import jax.random as jr
@@ -10,58 +11,76 @@ import matplotlib
 import numpy as np
 import pytest
 
-from metagrad.experiments import Check, Result, list_experiments
+from metagrad.experiments import (
+    Check,
+    flatten,
+    list_figures,
+    list_studies,
+    merge_seeds,
+    nonfinite,
+)
 
 matplotlib.use("Agg")
-EXPERIMENTS = {e.id: e for e in list_experiments()}
-_CACHE: dict[str, Result] = {}
+STUDIES = {s.id: s for s in list_studies()}
+FIGURES = {f.id: f for f in list_figures()}
+_CACHE: dict = {}
 
 
-def _quick(exp_id):
-    if exp_id not in _CACHE:
-        exp = EXPERIMENTS[exp_id]
-        _CACHE[exp_id] = exp.run(exp.config("quick"), jr.PRNGKey(0))
-    return _CACHE[exp_id]
+def _quick(study_id):
+    if study_id not in _CACHE:
+        st = STUDIES[study_id]
+        cfg = st.config("quick")
+        _CACHE[study_id] = (cfg, st.compute(cfg, key=jr.PRNGKey(0)))
+    return _CACHE[study_id]
 
 
-@pytest.mark.parametrize("exp_id", sorted(EXPERIMENTS))
-def test_quick_runs_finite_and_checks_pass(exp_id):
-    exp = EXPERIMENTS[exp_id]
-    result = _quick(exp_id)
-    assert isinstance(result, Result)
-    assert not result.diverged, f"non-finite values in {result.nonfinite()}"
-    checks = exp.checks(result)
-    assert checks and all(isinstance(c, Check) for c in checks)
+@pytest.mark.parametrize("fig_id", sorted(FIGURES))
+def test_quick_claims_pass(fig_id):
+    fig = FIGURES[fig_id]
+    cfg, result = _quick(fig.study.id)
+    assert not nonfinite(result), f"non-finite values in {nonfinite(result)}"
+    checks = fig.claims(cfg, merge_seeds([result]))
+    assert fig.claims_fn is None or checks
+    assert all(isinstance(c, Check) for c in checks)
     failed = [(c.name, c.measured, c.target, c.tolerance) for c in checks if not c.passed]
     assert not failed, failed
 
 
-@pytest.mark.parametrize("exp_id", sorted(EXPERIMENTS))
-def test_plot_returns_figures(exp_id):
+@pytest.mark.parametrize("fig_id", sorted(FIGURES))
+def test_figures_render_readably(fig_id):
     import matplotlib.pyplot as plt
 
-    figs = EXPERIMENTS[exp_id].plot(_quick(exp_id))
-    assert figs and all(hasattr(f, "savefig") for f in figs.values())
-    for f in figs.values():
+    from metagrad.plotting import layout_problems
+
+    fig = FIGURES[fig_id]
+    cfg, result = _quick(fig.study.id)
+    figs = fig.plot(cfg, merge_seeds([result]))
+    assert fig.plot_fn is None or figs
+    problems = {}
+    for name, f in figs.items():
+        assert hasattr(f, "savefig")
+        problems[name] = layout_problems(f)
         plt.close(f)
+    assert not any(problems.values()), problems
 
 
-@pytest.mark.parametrize("exp_id", sorted(EXPERIMENTS))
-def test_same_key_same_numbers(exp_id):
-    exp = EXPERIMENTS[exp_id]
-    again = exp.run(exp.config("quick"), jr.PRNGKey(0))
-    first = _quick(exp_id)
-    assert set(again.arrays) == set(first.arrays)
-    for k, v in first.arrays.items():
-        np.testing.assert_array_equal(again.arrays[k], v, err_msg=k)
-    assert again.scalars.keys() == first.scalars.keys()
-    for k, v in first.scalars.items():
-        assert v == again.scalars[k] or (np.isnan(v) and np.isnan(again.scalars[k])), k
+@pytest.mark.parametrize("study_id", sorted(STUDIES))
+def test_same_key_same_numbers(study_id):
+    st = STUDIES[study_id]
+    cfg, first = _quick(study_id)
+    again = st.compute(cfg, key=jr.PRNGKey(0))
+    a1, l1 = flatten(first)
+    a2, l2 = flatten(again)
+    assert l1 == l2 and a1.keys() == a2.keys()
+    for k, v in a1.items():
+        np.testing.assert_array_equal(a2[k], v, err_msg=k)
 
 
-@pytest.mark.parametrize("exp_id", sorted(EXPERIMENTS))
-def test_metadata_and_presets(exp_id):
-    exp = EXPERIMENTS[exp_id]
-    assert exp.id.count(".") == 1 and exp.title and exp.paper
-    assert exp.config("paper") is not None and exp.config("quick") is not None
-    assert set(exp.cost) >= {"quick", "paper"}
+@pytest.mark.parametrize("study_id", sorted(STUDIES))
+def test_metadata_and_presets(study_id):
+    st = STUDIES[study_id]
+    assert st.id.count(".") == 1 and st.title and st.paper and st.figures
+    assert st.config("paper") is not None and st.config("quick") is not None
+    assert set(st.cost) >= {"quick", "paper"}
+    for f in st.figures.values():
+        assert f.title and (f.plot_fn or f.claims_fn)

@@ -64,55 +64,7 @@ class Result:
         return bool(self.nonfinite()) or bool(self.meta.get("diverged"))
 
 
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """One claim of a paper, checked on a result.
-
-    Attributes:
-        name: short description of the claim ("optimal alpha_t < 0").
-        passed: whether the measured value satisfies the claim.
-        measured: the value we measured (number or short text).
-        target: the paper's value or the bound (number or short text).
-        tolerance: the tolerance used, with its justification in `note`.
-        note: how the tolerance was derived or why the check is what it is.
-    """
-
-    name: str
-    passed: bool
-    measured: Any
-    target: Any
-    tolerance: Any = None
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        d = dataclasses.asdict(self)
-        for k in ("measured", "target", "tolerance"):
-            v = d[k]
-            if isinstance(v, (np.generic, np.ndarray)):
-                d[k] = np.asarray(v).tolist()
-        d["passed"] = bool(d["passed"])
-        return d
-
-
-def check_close(
-    name: str,
-    measured: float,
-    target: float,
-    *,
-    rtol: float = 0.0,
-    atol: float = 0.0,
-    note: str = "",
-) -> Check:
-    """A Check that `measured` is within `atol + rtol*|target|` of `target` (NaN fails)."""
-    tol = atol + rtol * abs(target)
-    ok = bool(np.isfinite(measured)) and abs(measured - target) <= tol
-    return Check(name, ok, float(measured), float(target), float(tol), note)
-
-
-def check_true(name: str, passed: bool, measured: Any, target: Any, note: str = "") -> Check:
-    """A Check of a qualitative claim (an inequality, an ordering)."""
-    return Check(name, bool(passed), measured, target, None, note)
+from metagrad.experiments._study import Check, check_close, check_true  # noqa: E402
 
 
 class AbstractExperiment:
@@ -208,7 +160,10 @@ def _load_all() -> None:
 
     for mod in pkgutil.iter_modules(pkg.__path__):
         if not mod.name.startswith("_"):
-            importlib.import_module(f"metagrad.experiments.{mod.name}")
+            try:
+                importlib.import_module(f"metagrad.experiments.{mod.name}")
+            except ImportError:
+                pass
 
 
 def list_experiments() -> list[AbstractExperiment]:

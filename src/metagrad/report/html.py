@@ -10,64 +10,84 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from metagrad.sweep._store import atomic_write_bytes, to_jsonable
-from metagrad.sweep._sweep import ExperimentRun
+from metagrad.sweep import StudyRun, atomic_write_bytes, to_jsonable
 
-__all__ = ["build_report", "load_summaries", "save_run"]
+__all__ = ["build_report", "load_summaries", "save_run", "save_study_run"]
 
 
-def _run_dir(root: Path, run: ExperimentRun, scale: str) -> Path:
+def _run_dir(root: Path, fig_id: str, run: StudyRun, scale: str) -> Path:
     payload = json.dumps([run.config.to_dict(), run.seeds, scale], sort_keys=True, default=str)
-    return root / run.exp.id / "runs" / hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return root / "runs" / fig_id / hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def save_run(run: ExperimentRun, root: Path, *, scale: str, formats=("png", "svg")) -> Path:
-    """Write the run's figures and `summary.json` under ``<root>/<id>/runs/<hash>/``; return the dir.
+def _save_figure(fig, path: Path) -> None:
+    """Save a matplotlib figure atomically under a unique temporary name (concurrent runs)."""
+    import os
+    import tempfile
 
-    A result that diverged is not plotted; its summary says which seeds diverged and why.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_run(run: StudyRun, figure, root: Path, *, scale: str, formats=("png", "svg")) -> dict:
+    """Write one figure of a study run and its `summary.json` under ``<root>/runs/<fig id>/<hash>/``.
+
+    A run whose seeds all diverged is not plotted; its summary says which seeds diverged and why.
+    Returns the summary (with ``"output"``: the directory).
     """
     import matplotlib.pyplot as plt
 
-    out = _run_dir(Path(root), run, scale)
+    out = _run_dir(Path(root), figure.id, run, scale)
     out.mkdir(parents=True, exist_ok=True)
     figures: list[str] = []
     plot_error = None
-    if not run.result.diverged:
+    if run.seeds_result is not None:
         try:
-            for name, fig in run.exp.plot(run.result).items():
+            for name, fig in figure.plot(run.config, run.seeds_result).items():
                 for fmt in formats:
-                    buf_path = out / f"{name}.{fmt}"
-                    fig.savefig(buf_path.with_suffix(f".tmp.{fmt}"), dpi=110, bbox_inches="tight")
-                    buf_path.with_suffix(f".tmp.{fmt}").replace(buf_path)
+                    _save_figure(fig, out / f"{name}.{fmt}")
                 figures.append(name)
                 plt.close(fig)
-        except Exception as err:  # a plotting bug must not lose the numbers
+        except Exception as err:  # a plotting bug must not lose the numbers; reported and exit != 0
             plot_error = f"{type(err).__name__}: {err}"
     summary = {
-        "id": run.exp.id,
-        "title": run.exp.title,
-        "paper": run.exp.paper,
+        "id": figure.id,
+        "study": run.study.id,
+        "title": figure.title,
+        "paper": run.study.paper,
         "scale": scale,
         "config": run.config.to_dict(),
         "seeds": run.seeds,
         "statuses": run.statuses,
+        "point_keys": run.point_keys,
         "diverged_seeds": run.diverged_seeds,
-        "nonfinite": run.result.nonfinite(),
-        "scalars": run.result.scalars,
-        "meta": run.result.meta,
-        "checks": [c.to_dict() for c in run.checks],
+        "causes": run.causes,
+        "checks": [c.to_dict() for c in run.checks[figure.id]],
         "figures": figures,
         "plot_error": plot_error,
+        "output": str(out),
         "written": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_bytes(out / "summary.json", json.dumps(to_jsonable(summary), indent=1).encode())
-    return out
+    return summary
+
+
+def save_study_run(run: StudyRun, root: Path, *, scale: str) -> list[dict]:
+    """Save every figure of a study run (see :func:`save_run`); returns their summaries."""
+    return [save_run(run, f, root, scale=scale) for f in run.figures]
 
 
 def load_summaries(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     """The newest summary of each (experiment id, scale) under `root`, sorted by id."""
     newest: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
-    for path in Path(root).glob("*/runs/*/summary.json"):
+    for path in Path(root).glob("runs/*/*/summary.json"):
         try:
             s = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
@@ -93,10 +113,10 @@ def _section(run_dir: Path, s: dict[str, Any], fig_dir: Path) -> str:
         f'<p class="paper">{html.escape(s["paper"])} · scale <b>{s["scale"]}</b> · seeds '
         f"{_fmt(s['seeds'])} · written {s['written']}</p>",
     ]
-    if s["diverged_seeds"] or s["nonfinite"]:
+    if s["diverged_seeds"]:
         parts.append(
-            f'<p class="bad">diverged: seeds {s["diverged_seeds"]}, non-finite '
-            f"{_fmt(s['nonfinite'])} — not plotted.</p>"
+            f'<p class="bad">diverged: seeds {_fmt(s["diverged_seeds"])}: '
+            f"{_fmt(s.get('causes', []))}</p>"
         )
     if s.get("plot_error"):
         parts.append(f'<p class="bad">plot failed: {html.escape(s["plot_error"])}</p>')

@@ -31,25 +31,35 @@ __all__ = [
 def compute_point(point: Point, root: str, version: str) -> dict[str, Any]:
     """Compute one point (unless stored) and store it; returns a small status summary.
 
-    Runs in the worker. The experiment module is imported first so that the registry has it.
+    Runs in the worker, holding the point's lock (another process computing the same point makes
+    this one wait, then find it stored). A run that raises a divergence error (any
+    ``FloatingPointError``, e.g. :class:`metagrad.algorithms.DivergenceError`) or returns non-finite
+    values outside ``nan_ok`` is stored as 'diverged' with its cause; the sweep goes on.
     """
     import jax.random as jr
 
-    from metagrad.experiments import get_experiment
+    from metagrad.experiments import get_study
 
     store = ResultStore(root, version)
-    if store.load(point) is not None:
-        return {"key": point.key(version), "status": "cached", "seconds": 0.0}
-    if point.module:
-        importlib.import_module(point.module)
-    exp = get_experiment(point.exp_id)
-    config = exp.Config.build(point.config)
-    start = time.perf_counter()
-    result = exp.run(config, jr.PRNGKey(point.seed))
-    seconds = time.perf_counter() - start
-    store.save(point, result, {"seconds": seconds})
-    status = "diverged" if result.diverged else "ok"
-    return {"key": point.key(version), "status": status, "seconds": seconds}
+    key = point.key(version)
+    with store.lock(point):
+        rec = store.load(point)
+        if rec is not None:
+            return {"key": key, "status": "cached", "seconds": 0.0, "cause": rec.cause}
+        if point.module:
+            importlib.import_module(point.module)
+        study = get_study(point.study)
+        config = study.Config.build(point.config)
+        start = time.perf_counter()
+        info: dict[str, Any] = {}
+        try:
+            result, cause = study.compute(config, key=jr.PRNGKey(point.seed)), None
+        except FloatingPointError as err:
+            result, cause = None, f"{type(err).__name__}: {err}"
+            info["step"] = getattr(err, "meta_step", None)
+        seconds = info["seconds"] = time.perf_counter() - start
+        rec = store.save(point, result, info, cause=cause)
+    return {"key": key, "status": rec.status, "seconds": seconds, "cause": rec.cause}
 
 
 class AbstractExecutor(abc.ABC):

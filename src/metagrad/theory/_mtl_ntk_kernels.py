@@ -9,8 +9,6 @@ L−1 ReLU hidden layers and a linear head, h^{l+1} = (σ_w/√l_l) z^l ω^{l+1}
 
 from __future__ import annotations
 
-from functools import partial
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -59,6 +57,9 @@ def _relu_step(S, q1, q2, Th, sigma_w2, sigma_b2):
     nrm = jnp.sqrt(q1[..., :, None] * q2[..., None, :])
     safe = jnp.where(nrm > 0, nrm, 1.0)
     c = jnp.clip(jnp.where(nrm > 0, S / safe, 0.0), -1.0, 1.0)
+    # a cosine within 8 ulps of ±1 is rounding noise of a (anti)parallel pair: arccos would turn it
+    # into an angle of ~sqrt(16 eps) ≈ 6e-8, so snap it (exact diagonals, Θ(x, x) = Lσ_w² q-scaled)
+    c = jnp.where(jnp.abs(c) > 1 - 8 * jnp.finfo(c.dtype).eps, jnp.sign(c), c)
     theta = jnp.arccos(c)
     sin = jnp.sqrt(jnp.maximum(1.0 - c * c, 0.0))
     S_new = sigma_w2 * nrm * (sin + (jnp.pi - theta) * c) / (2 * jnp.pi) + sigma_b2
@@ -66,23 +67,34 @@ def _relu_step(S, q1, q2, Th, sigma_w2, sigma_b2):
     return S_new, sigma_w2 * q1 / 2 + sigma_b2, sigma_w2 * q2 / 2 + sigma_b2, S_new + Th * S_dot
 
 
-@partial(jax.jit, static_argnames=("depth",))
-def _relu_all_depths(X1, X2, depth, sigma_w2, sigma_b2):
-    """Stacked (K, Θ) for l = 1..depth, each of shape (depth, ..., n1, n2)."""
+@jax.jit
+def _relu_first(X1, X2, sigma_w2, sigma_b2):
+    """Layer 1: Σ¹ = σ_w² x·x'/d + σ_b² and the diagonals q, q' broadcast to the batch shape."""
     d = X1.shape[-1]
     S = sigma_w2 * jnp.einsum("...ad,...bd->...ab", X1, X2) / d + sigma_b2
     q1 = sigma_w2 * jnp.sum(X1 * X1, -1) / d + sigma_b2
     q2 = sigma_w2 * jnp.sum(X2 * X2, -1) / d + sigma_b2
-    shape = jnp.broadcast_shapes(S.shape)
-    q1 = jnp.broadcast_to(q1, shape[:-1])
-    q2 = jnp.broadcast_to(q2, shape[:-2] + shape[-1:])
+    q1 = jnp.broadcast_to(q1, S.shape[:-1])
+    q2 = jnp.broadcast_to(q2, S.shape[:-2] + S.shape[-1:])
+    return S, q1, q2
 
-    def body(carry, _):
-        new = _relu_step(*carry, sigma_w2, sigma_b2)
-        return new, (new[0], new[3])
 
-    _, (Ks, Ths) = jax.lax.scan(body, (S, q1, q2, S), None, length=depth - 1)
-    return jnp.concatenate([S[None], Ks]), jnp.concatenate([S[None], Ths])
+_relu_step_jit = jax.jit(_relu_step)
+
+
+def _relu_all_depths(X1, X2, depth, sigma_w2, sigma_b2):
+    """Stacked (K, Θ) for l = 1..depth, each of shape (depth, ..., n1, n2).
+
+    A Python loop over one jitted layer step: one compilation per input shape, any depth.
+    """
+    S, q1, q2 = _relu_first(X1, X2, sigma_w2, sigma_b2)
+    state = (S, q1, q2, S)
+    Ks, Ths = [S], [S]
+    for _ in range(depth - 1):
+        state = _relu_step_jit(*state, sigma_w2, sigma_b2)
+        Ks.append(state[0])
+        Ths.append(state[3])
+    return jnp.stack(Ks), jnp.stack(Ths)
 
 
 def relu_kernels_by_depth(
@@ -191,13 +203,13 @@ class NTKMLP(eqx.Module):
                 f"NTKMLP: need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2}, {sigma_b2}."
             )
         sizes = [in_size] + [width] * (depth - 1) + [out_size]
-        keys = jr.split(key, 2 * depth)
-        self.weights = tuple(
-            jr.normal(keys[i], (a, b), dtype) for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))
-        )
-        self.biases = tuple(
-            jr.normal(keys[depth + i], (b,), dtype) for i, b in enumerate(sizes[1:])
-        )
+        shapes = [(a, b) for a, b in zip(sizes[:-1], sizes[1:])] + [(b,) for b in sizes[1:]]
+        sizes_flat = [int(np.prod(sh)) for sh in shapes]
+        flat = jr.normal(key, (sum(sizes_flat),), dtype)  # one draw: one compilation per model size
+        parts = np.split(np.arange(sum(sizes_flat)), np.cumsum(sizes_flat)[:-1])
+        arrays = [flat[p[0] : p[-1] + 1].reshape(sh) for p, sh in zip(parts, shapes)]
+        self.weights = tuple(arrays[:depth])
+        self.biases = tuple(arrays[depth:])
         self.sigma_w2, self.sigma_b2 = float(sigma_w2), float(sigma_b2)
 
     def _layer(self, z: Array, i: int) -> Array:

@@ -1,18 +1,34 @@
-"""Saving a finished experiment (figures, summary) and building the HTML report from the store."""
+"""Saving a finished experiment (figures, summary) and building the HTML report from the store.
+
+The report (``<out>/index.html``, images under ``<out>/figures/``) is grouped by paper: per paper the
+figures and tables reproduced, the claims checked and passing at each scale, the documented
+deviations (linked to the paper's docs page) and what is not implemented (from
+:mod:`metagrad.report.papers`); then every figure with its images and its claims, the paper-scale
+rows beside the quick ones. Unreadable summaries are listed as broken, figures whose stored points
+are gone (or whose code changed) as stale: neither is ever counted as passing.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 import json
-import shutil
+import os
 from pathlib import Path
 from typing import Any
 
+from metagrad.report._summaries import BrokenSummary, ReportError, StoredRun, read_store
 from metagrad.sweep import StudyRun, atomic_write_bytes, to_jsonable
 
-__all__ = ["build_report", "load_summaries", "save_run", "save_study_run"]
+__all__ = [
+    "BrokenSummary",
+    "ReportError",
+    "StoredRun",
+    "build_report",
+    "load_summaries",
+    "save_run",
+    "save_study_run",
+]
 
 
 def _run_dir(root: Path, fig_id: str, run: StudyRun, scale: str) -> Path:
@@ -85,93 +101,125 @@ def save_study_run(run: StudyRun, root: Path, *, scale: str) -> list[dict]:
 
 
 def load_summaries(root: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """The newest summary of each (experiment id, scale) under `root`, sorted by id."""
-    newest: dict[tuple[str, str], tuple[Path, dict[str, Any]]] = {}
-    for path in Path(root).glob("runs/*/*/summary.json"):
-        try:
-            s = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        k = (s["id"], s["scale"])
-        if k not in newest or s["written"] > newest[k][1]["written"]:
-            newest[k] = (path.parent, s)
-    return [newest[k] for k in sorted(newest)]
+    """The newest valid summary of each (figure id, scale) under `root`: (run directory, summary).
+
+    Broken files are not returned here; :func:`build_report` lists them.
+
+    Raises:
+        ReportError: `root` does not exist or is not a directory.
+    """
+    return [(r.run_dir, r.data) for r in read_store(Path(root), check_code=False).runs]
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list) and len(v) > 8:
-        return html.escape(json.dumps(v[:8])[:-1] + ", …]")
-    return html.escape(json.dumps(v) if not isinstance(v, str) else v)
+def _repo_root() -> Path | None:
+    """The source checkout holding this package (has docs/ and pyproject.toml), if any."""
+    root = Path(__file__).resolve().parents[3]
+    if (root / "docs").is_dir() and (root / "pyproject.toml").is_file():
+        return root
+    return None
 
 
-def _section(run_dir: Path, s: dict[str, Any], fig_dir: Path) -> str:
-    anchor = html.escape(s["id"] + "-" + s["scale"])
-    parts = [
-        f'<section id="{anchor}"><h2>{html.escape(s["id"])} — {html.escape(s["title"])}</h2>',
-        f'<p class="paper">{html.escape(s["paper"])} · scale <b>{s["scale"]}</b> · seeds '
-        f"{_fmt(s['seeds'])} · written {s['written']}</p>",
-    ]
-    if s["diverged_seeds"]:
-        parts.append(
-            f'<p class="bad">diverged: seeds {_fmt(s["diverged_seeds"])}: '
-            f"{_fmt(s.get('causes', []))}</p>"
+def _docs_linker(out_dir: Path, docs_base: str | None):
+    """A function (paper, section heading) -> href of the paper's docs page (None: no link)."""
+    import urllib.parse
+
+    from metagrad.report.papers import docs_anchor
+
+    repo = _repo_root()
+    if docs_base is None and repo is not None:
+        base = Path(os.path.relpath(repo, out_dir.resolve())).as_posix()
+    else:
+        base = docs_base
+
+    def link(paper, section: str) -> str | None:
+        if base is None:
+            return None
+        if docs_base is None and repo is not None and not (repo / paper.docs).is_file():
+            return None
+        href = base.rstrip("/") + "/" + urllib.parse.quote(paper.docs)
+        return href + ("#" + docs_anchor(section) if section else "")
+
+    return link
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"--out {out_dir} is a file, not a directory.")
+    for parent in out_dir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ReportError(f"--out {out_dir}: {parent} is a file, not a directory.")
+            break
+
+
+def build_report(
+    results_root: Path,
+    out_dir: Path,
+    *,
+    docs_base: str | None = None,
+    check_code: bool = True,
+) -> Path:
+    """Write ``<out_dir>/index.html`` (and ``<out_dir>/figures/``) from the store; return its path.
+
+    Args:
+        results_root: the result store (must exist).
+        out_dir: the report directory (created; must not be a file).
+        docs_base: URL or path prefix of the repository for links to ``docs/<paper>.md``
+            (default: a relative path to this source checkout, or no links when installed).
+        check_code: also mark as stale the summaries whose points the current code would key
+            differently (code or version changed since the run).
+
+    Raises:
+        ReportError: the store is missing or not a directory, `out_dir` is a file or cannot be
+            created.
+    """
+    from metagrad import __version__
+    from metagrad.experiments import list_figures
+    from metagrad.report._render import STYLE, Renderer, esc, group_runs
+
+    results_root, out_dir = Path(results_root), Path(out_dir)
+    _check_out_dir(out_dir)
+    contents = read_store(results_root, check_code=check_code)
+    try:
+        (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ReportError(
+            f"cannot create the report directory {out_dir} ({err.strerror})."
+        ) from err
+    warning = ""
+    try:
+        registered = [(f.id, f.title) for f in list_figures()]
+    except Exception as err:  # a broken study module must not hide the stored results
+        registered = []
+        warning = (
+            f'<p class="bad">Could not list the registered figures ({esc(type(err).__name__)}: '
+            f"{esc(err)}); the counts of registered figures are missing.</p>"
         )
-    if s.get("plot_error"):
-        parts.append(f'<p class="bad">plot failed: {html.escape(s["plot_error"])}</p>')
-    for name in s["figures"]:
-        src = run_dir / f"{name}.png"
-        dst = fig_dir / f"{s['id']}-{s['scale']}-{name}.png"
-        if src.exists():
-            shutil.copyfile(src, dst)
-            parts.append(
-                f'<figure><img src="figures/{html.escape(dst.name)}" alt="{html.escape(name)}">'
-                f"<figcaption>{html.escape(name)}</figcaption></figure>"
-            )
-    rows = "".join(
-        f'<tr class="{"ok" if c["passed"] else "bad"}"><td>{"pass" if c["passed"] else "FAIL"}</td>'
-        f"<td>{html.escape(c['name'])}</td><td>{_fmt(c['measured'])}</td><td>{_fmt(c['target'])}</td>"
-        f"<td>{_fmt(c['tolerance'])}</td><td>{html.escape(c['note'])}</td></tr>"
-        for c in s["checks"]
-    )
-    parts.append(
-        "<table><tr><th></th><th>claim</th><th>metagrad</th><th>paper / bound</th>"
-        f"<th>tolerance</th><th>note</th></tr>{rows}</table>"
-    )
-    cfg = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in s["config"].items()
-    )
-    parts.append(f"<details><summary>config</summary><table>{cfg}</table></details></section>")
-    return "\n".join(parts)
-
-
-_STYLE = """body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}
-tr.bad td:first-child,p.bad{color:#b00;font-weight:bold}tr.ok td:first-child{color:#070}
-figure{display:inline-block;margin:4px}img{max-width:520px}.paper{color:#555}"""
-
-
-def build_report(results_root: Path, out_dir: Path) -> Path:
-    """Write ``<out_dir>/index.html``: every stored run's figures, config and checks table."""
-    out_dir = Path(out_dir)
-    fig_dir = out_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    summaries = load_summaries(Path(results_root))
-    n_checks = sum(len(s["checks"]) for _, s in summaries)
-    n_pass = sum(c["passed"] for _, s in summaries for c in s["checks"])
-    toc = "".join(
-        f'<li><a href="#{html.escape(s["id"] + "-" + s["scale"])}">{html.escape(s["id"])}</a> '
-        f"({s['scale']}): {sum(c['passed'] for c in s['checks'])}/{len(s['checks'])} checks</li>"
-        for _, s in summaries
-    )
-    body = "\n".join(_section(d, s, fig_dir) for d, s in summaries)
+    groups = group_runs(contents.runs, registered)
+    r = Renderer(out_dir, _docs_linker(out_dir, docs_base))
+    n_checks = sum(len(x.data["checks"]) for x in contents.runs if not x.stale)
+    n_pass = sum(c["passed"] for x in contents.runs if not x.stale for c in x.data["checks"])
+    n_stale = sum(bool(x.stale) for x in contents.runs)
+    lines = [f"{len(contents.runs)} stored figure runs, {n_pass}/{n_checks} claims pass"]
+    if n_stale:
+        lines.append(f'<span class="stale">{n_stale} stale (not counted)</span>')
+    if contents.broken:
+        lines.append(f'<a class="bad" href="#broken">{len(contents.broken)} broken summaries</a>')
+    built = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    body = "".join(r.paper_section(g) for g in groups)
+    if not contents.runs:
+        body = '<p class="warn">The store holds no figure summaries yet.</p>' + body
     page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>metagrad report</title>"
-        f"<style>{_STYLE}</style></head><body><h1>metagrad report</h1>"
-        f"<p>{len(summaries)} experiments, {n_pass}/{n_checks} checks pass.</p><ul>{toc}</ul>"
-        f"{body}</body></html>"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>metagrad reproduction report</title>"
+        '<link rel="icon" href="data:,">'
+        f"<style>{STYLE}</style></head><body><h1>metagrad reproduction report</h1>"
+        f'<p class="meta">store <code>{esc(results_root)}</code> · metagrad {esc(__version__)}'
+        f" · built {esc(built)}</p>"
+        f"<p>{' · '.join(lines)}.</p>"
+        f"{warning}{r.broken(contents.broken)}<h2>Papers</h2>{r.overview(groups)}{body}</body></html>"
     )
     index = out_dir / "index.html"
-    atomic_write_bytes(index, page.encode())
+    atomic_write_bytes(index, page.encode("utf-8"))
     return index

@@ -1,9 +1,9 @@
 """MAML sinusoid regression (Finn, Abbeel, Levine 2017, Sec. 5.1 and Fig. 3 left).
 
-Also the sinusoid setting of Zou, Liu, Li (seeds/003, Table 2). MAML (second order, one inner
-step with rate α = 0.01, K = 10, meta-batch 25, Adam 1e-3) against the "pretrained" ERM
-baseline (the same network fitted to all tasks' data, no inner loop); both are then fine-tuned
-on K support points of new tasks with SGD at rate α for 0..`eval_steps` steps.
+Also the sinusoid setting of Zou, Liu, Li (Table 2). MAML (second order, one inner step with rate
+α = 0.01, K = 10, meta-batch 25, Adam 1e-3) against the "pretrained" ERM baseline (the same network
+fitted to all tasks' data, no inner loop); both are then fine-tuned on K support points of new
+tasks with SGD at rate α for 0..`eval_steps` steps.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ import numpy as np
 import optax
 
 from metagrad.algorithms import ERM, adapt, maml, meta_train, mse
-from metagrad.experiments._base import AbstractExperiment, Result, check_true, register
 from metagrad.experiments._config import ExperimentConfig, param
+from metagrad.experiments._result import Seeds
+from metagrad.experiments._study import Check, Study, check_true
 from metagrad.models import MLP
 from metagrad.tasks import sample_sinusoid_batch
 
-__all__ = ["MamlSinusoid", "MamlSinusoidConfig"]
+__all__ = ["Example", "Finetuned", "MamlSinusoidConfig", "SinusoidResult", "study"]
+
+METHODS = {"maml": "MAML", "erm": "pretrained (ERM)"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +44,52 @@ class MamlSinusoidConfig(ExperimentConfig):
     eval_steps: int = param(10, "fine-tuning steps at test time", ge=1)
     eval_tasks: int = param(1000, "test tasks", ge=2)
     eval_points: int = param(100, "query points per test task", ge=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finetuned:
+    """One trained model fine-tuned on the test tasks.
+
+    Attributes:
+        per_task: (eval_tasks, eval_steps + 1) query MSE of each test task after 0..eval_steps
+            SGD steps on its support set.
+        example_before: (200,) predictions on the example grid for test task 0, before fine-tuning.
+        example_after: (200,) the same after `eval_steps` steps.
+    """
+
+    per_task: np.ndarray
+    example_before: np.ndarray
+    example_after: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """The example test task drawn in the right panel.
+
+    Attributes:
+        x: (200,) the input grid on [−5, 5].
+        support_x: (K,) support inputs of test task 0.
+        support_y: (K,) support targets of test task 0.
+    """
+
+    x: np.ndarray
+    support_x: np.ndarray
+    support_y: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class SinusoidResult:
+    """One seed of `maml.sinusoid` (loss: mse, the mean over points of the squared error).
+
+    Attributes:
+        maml: MAML fine-tuned on the test tasks.
+        erm: the pretrained (ERM) baseline fine-tuned on the same tasks.
+        example: the example task of the right panel.
+    """
+
+    maml: Finetuned
+    erm: Finetuned
+    example: Example
 
 
 def _train(alg, config: MamlSinusoidConfig, key) -> MLP:
@@ -76,98 +125,91 @@ def _finetune_curve(model: MLP, tasks, *, lr: float, steps: int) -> jax.Array:
     return jax.jit(jax.vmap(one_task))(tasks)
 
 
-@register
-class MamlSinusoid(AbstractExperiment):
-    """MAML vs pretrained (ERM) on sinusoid regression: query MSE vs fine-tuning steps."""
+def _finetuned(model: MLP, tasks, task0, x, config: MamlSinusoidConfig) -> Finetuned:
+    curve = _finetune_curve(model, tasks, lr=config.inner_lr, steps=config.eval_steps)
+    preds = [
+        np.asarray(adapt(model, task0.support, loss=mse, lr=config.inner_lr, steps=k)(x)[:, 0])
+        for k in (0, config.eval_steps)
+    ]
+    return Finetuned(np.asarray(curve), *preds)
 
-    id = "maml.sinusoid"
-    title = "MAML vs pretrained (ERM) on sinusoid regression: MSE vs fine-tuning steps"
-    paper = "Finn, Abbeel, Levine 2017 (MAML), Sec. 5.1, Fig. 3; sinusoid of seeds/003 Table 2"
-    Config = MamlSinusoidConfig
-    presets = {"quick": {"meta_steps": 1000, "eval_tasks": 200}, "paper": {}}
-    cost = {"quick": "~18 s (mostly compilation)", "paper": "~10 min"}
 
-    def run(self, config: MamlSinusoidConfig, key) -> Result:
-        kmaml, kerm, keval = jr.split(key, 3)
-        alg = maml(loss=mse, lr=config.inner_lr, steps=config.inner_steps)
-        models = {"maml": _train(alg, config, kmaml), "erm": _train(ERM(loss=mse), config, kerm)}
-        tasks = sample_sinusoid_batch(
-            key=keval,
-            tasks=config.eval_tasks,
-            n_support=config.k_shot,
-            n_query=config.eval_points,
-        )
-        arrays = {"steps": np.arange(config.eval_steps + 1)}
-        for name, model in models.items():
-            curve = np.asarray(
-                _finetune_curve(model, tasks, lr=config.inner_lr, steps=config.eval_steps)
-            )
-            arrays[f"{name}_mse"] = curve.mean(0)
-            arrays[f"{name}_se"] = curve.std(0) / np.sqrt(curve.shape[0])
-            arrays[f"{name}_per_task"] = curve
-        x = jnp.linspace(-5, 5, 200)[:, None].astype(jnp.float32)
-        task0 = jax.tree.map(lambda a: a[0], tasks)
-        arrays["example_x"] = np.asarray(x[:, 0])
-        arrays["example_support_x"] = np.asarray(task0.x_support[:, 0])
-        arrays["example_support_y"] = np.asarray(task0.y_support[:, 0])
-        for name, model in models.items():
-            for k in (0, config.eval_steps):
-                m = adapt(model, task0.support, loss=mse, lr=config.inner_lr, steps=k)
-                arrays[f"example_{name}_{k}"] = np.asarray(m(x)[:, 0])
-        meta = {"loss": "mse: mean over points of squared error", "config": config.to_dict()}
-        return Result(arrays=arrays, meta=meta)
+study = Study(
+    "maml.sinusoid",
+    title="MAML vs pretrained (ERM) on sinusoid regression: MSE vs fine-tuning steps",
+    paper="Finn, Abbeel, Levine 2017 (MAML), Sec. 5.1, Fig. 3; sinusoid of Zou, Liu, Li, Table 2",
+    config=MamlSinusoidConfig,
+    presets={"quick": {"meta_steps": 1000, "eval_tasks": 200}, "paper": {}},
+    cost={"quick": "~18 s (mostly compilation)", "paper": "~10 min"},
+)
 
-    def plot(self, result: Result):
-        from metagrad.report.plotting import new_figure, sim_errorbar
 
-        a = result.arrays
-        fig, ax = new_figure(2)
-        for name, label in (("maml", "MAML"), ("erm", "pretrained (ERM)")):
-            sim_errorbar(ax[0, 0], a["steps"], a[f"{name}_mse"], a[f"{name}_se"], label=label)
-        ax[0, 0].set(xlabel="fine-tuning gradient steps", ylabel="query MSE", yscale="log")
-        ax[0, 0].legend()
-        k = int(a["steps"][-1])
-        ax[0, 1].plot(a["example_x"], a["example_maml_0"], ":", label="MAML, 0 steps")
-        ax[0, 1].plot(a["example_x"], a[f"example_maml_{k}"], "-", label=f"MAML, {k} steps")
-        ax[0, 1].plot(a["example_x"], a[f"example_erm_{k}"], "-", label=f"ERM, {k} steps")
-        ax[0, 1].scatter(
-            a["example_support_x"], a["example_support_y"], c="k", s=12, label="support"
-        )
-        ax[0, 1].set(xlabel="x", ylabel="y")
-        ax[0, 1].legend(fontsize=7)
-        return {"mse_vs_steps": fig}
+@study.run
+def run(config: MamlSinusoidConfig, *, key) -> SinusoidResult:
+    """Meta-train MAML and ERM, fine-tune both on the same fresh test tasks."""
+    kmaml, kerm, keval = jr.split(key, 3)
+    alg = maml(loss=mse, lr=config.inner_lr, steps=config.inner_steps)
+    models = {"maml": _train(alg, config, kmaml), "erm": _train(ERM(loss=mse), config, kerm)}
+    tasks = sample_sinusoid_batch(
+        key=keval, tasks=config.eval_tasks, n_support=config.k_shot, n_query=config.eval_points
+    )
+    x = jnp.linspace(-5, 5, 200)[:, None].astype(jnp.float32)
+    task0 = jax.tree.map(lambda a: a[0], tasks)
+    example = Example(
+        np.asarray(x[:, 0]), np.asarray(task0.x_support[:, 0]), np.asarray(task0.y_support[:, 0])
+    )
+    fine = {n: _finetuned(m, tasks, task0, x, config) for n, m in models.items()}
+    return SinusoidResult(example=example, **fine)
 
-    def checks(self, result: Result):
-        a = result.arrays
-        out = []
-        pairs = (
-            (
-                "MAML post-adaptation MSE falls from 0 to 1 step",
-                a["maml_per_task"][:, 0],
-                a["maml_per_task"][:, 1],
-            ),
-            (
-                "MAML MSE falls from 1 step to the last step",
-                a["maml_per_task"][:, 1],
-                a["maml_per_task"][:, -1],
-            ),
-            ("MAML beats ERM after 1 step", a["erm_per_task"][:, 1], a["maml_per_task"][:, 1]),
-            (
-                "MAML beats ERM after the last step",
-                a["erm_per_task"][:, -1],
-                a["maml_per_task"][:, -1],
-            ),
-        )
-        for name, worse, better in pairs:
-            d = np.asarray(worse) - np.asarray(better)
-            se = d.std() / np.sqrt(d.size)
-            out.append(
-                check_true(
-                    name,
-                    d.mean() > 3 * se,
-                    f"mean paired decrease {d.mean():.4g}",
-                    f"> 3 standard errors = {3 * se:.3g}",
-                    note="paired over the same test tasks; 3 SE of the paired mean (one-sided)",
-                )
-            )
-        return out
+
+def _per_task(res: Seeds[SinusoidResult], name: str) -> np.ndarray:
+    """(seeds * eval_tasks, eval_steps + 1) per-task curves pooled over seeds."""
+    v = np.asarray(getattr(res.values, name).per_task)
+    return v.reshape(-1, v.shape[-1])
+
+
+@study.plot("maml.sinusoid", "MAML vs pretrained (ERM) on sinusoid regression")
+def plot(config: MamlSinusoidConfig, res: Seeds[SinusoidResult]) -> dict:
+    """Query MSE vs fine-tuning steps (±1 SE over test tasks) and the example task's fits."""
+    from metagrad.plotting import new_figure, sim_errorbar
+
+    fig, ax = new_figure(2)
+    steps = np.arange(config.eval_steps + 1)
+    for name, label in METHODS.items():
+        c = _per_task(res, name)
+        sim_errorbar(ax[0, 0], steps, c.mean(0), c.std(0) / np.sqrt(c.shape[0]), label=label)
+    ax[0, 0].set(xlabel="fine-tuning gradient steps", ylabel="query MSE", yscale="log")
+    ax[0, 0].legend()
+    r, k = res.mean, config.eval_steps
+    ax[0, 1].plot(r.example.x, r.maml.example_before, ":", label="MAML, 0 steps")
+    ax[0, 1].plot(r.example.x, r.maml.example_after, "-", label=f"MAML, {k} steps")
+    ax[0, 1].plot(r.example.x, r.erm.example_after, "-", label=f"ERM, {k} steps")
+    ax[0, 1].scatter(r.example.support_x, r.example.support_y, c="k", s=12, label="support")
+    ax[0, 1].set(xlabel="x", ylabel="y")
+    ax[0, 1].legend(fontsize=7)
+    fig.tight_layout()
+    return {"mse_vs_steps": fig}
+
+
+def _paired_decrease(name: str, worse: np.ndarray, better: np.ndarray) -> Check:
+    d = np.asarray(worse) - np.asarray(better)
+    se = d.std() / np.sqrt(d.size)
+    return check_true(
+        name,
+        d.mean() > 3 * se,
+        f"mean paired decrease {d.mean():.4g}",
+        f"> 3 standard errors = {3 * se:.3g}",
+        note="paired over the same test tasks; 3 SE of the paired mean (one-sided)",
+    )
+
+
+@study.claims("maml.sinusoid")
+def claims(config: MamlSinusoidConfig, res: Seeds[SinusoidResult]) -> list[Check]:
+    """MAML adapts (MSE falls with steps) and beats ERM after 1 and after the last step."""
+    m, e = _per_task(res, "maml"), _per_task(res, "erm")
+    return [
+        _paired_decrease("MAML post-adaptation MSE falls from 0 to 1 step", m[:, 0], m[:, 1]),
+        _paired_decrease("MAML MSE falls from 1 step to the last step", m[:, 1], m[:, -1]),
+        _paired_decrease("MAML beats ERM after 1 step", e[:, 1], m[:, 1]),
+        _paired_decrease("MAML beats ERM after the last step", e[:, -1], m[:, -1]),
+    ]

@@ -235,6 +235,19 @@ def _load_all() -> None:
             importlib.import_module(mod.name)
 
 
+def _load_for(name: str, registry: Mapping[str, Any]) -> None:
+    """Import what is needed to find `name`: its paper's module first, every module if still missing."""
+    if name in registry:
+        return
+    prefix = name.split(".", 1)[0]
+    try:
+        importlib.import_module(f"metagrad.experiments.{prefix}")
+    except ImportError:
+        pass
+    if name not in registry:
+        _load_all()
+
+
 def list_studies() -> list[Study]:
     """All registered studies, sorted by id."""
     _load_all()
@@ -255,7 +268,7 @@ def _unknown(kind: str, name: str, known: Sequence[str]) -> ConfigError:
 
 def get_study(study_id: str) -> Study:
     """The registered study `study_id`; the error lists close matches."""
-    _load_all()
+    _load_for(study_id, _STUDIES)
     if study_id not in _STUDIES:
         raise _unknown("study", study_id, list(_STUDIES))
     return _STUDIES[study_id]
@@ -263,7 +276,7 @@ def get_study(study_id: str) -> Study:
 
 def get_figure(fig_id: str) -> FigureSpec:
     """The registered figure or table `fig_id`; the error lists close matches."""
-    _load_all()
+    _load_for(fig_id, _FIGURES)
     if fig_id not in _FIGURES:
         raise _unknown("figure", fig_id, list(_FIGURES))
     return _FIGURES[fig_id]
@@ -271,7 +284,7 @@ def get_figure(fig_id: str) -> FigureSpec:
 
 def resolve(name: str) -> tuple[Study, list[FigureSpec]]:
     """(study, figures) for a figure id (that figure) or a study id (all its figures)."""
-    _load_all()
+    _load_for(name, {**_FIGURES, **_STUDIES})
     if name in _FIGURES:
         return _FIGURES[name].study, [_FIGURES[name]]
     if name in _STUDIES:

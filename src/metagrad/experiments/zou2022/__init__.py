@@ -1,10 +1,10 @@
-"""Zou, Liu, Li 2022 (seeds/003): the optimal adaptation learning rate of MAML.
+"""Zou, Liu, Li 2022 (ICLR): the optimal adaptation learning rate of MAML.
 
 Loss convention: plain MSE (the paper's), inner step w' = w − (2α/K)Φᵀ(Φw − y). Which "true α*"
-each figure uses is stated in its `meta["alpha_true_definition"]` (spec 003 §5.2).
+each figure uses is stated in its result's docstring and in docs/zou2022.md.
 
 Submodules: `linear` (Figs 1, 5, 8, closed form), `estimates` (Figs 4, 9, 11), `neural`
-(Table 2, sinusoid with frozen MLP features) and `ntk` (Fig 2 and the NTK panel of Fig 4).
+(Table 2, sinusoid with frozen MLP features) and `ntk` (Fig. 2 and the NTK panel Fig. 4b).
 """
 
 from metagrad.experiments.zou2022 import estimates as estimates

@@ -1,6 +1,7 @@
-"""Zou, Liu, Li 2022 (seeds/003), α* estimates vs data: Figs 4 (RBF panel), 9 and 11.
+"""Zou, Liu, Li 2022, α* estimates vs data: Figs 4 (RBF panel), 9 and 11.
 
-Plain-MSE convention (the paper's); which "true α*" each figure uses is in its meta.
+Plain-MSE convention (the paper's); which "true α*" each figure uses is stated in its result's
+docstring and in docs/zou2022.md.
 """
 
 from __future__ import annotations
@@ -9,18 +10,39 @@ import dataclasses
 
 import numpy as np
 
-from metagrad.experiments._base import AbstractExperiment, Result, check_true, register
 from metagrad.experiments._config import ConfigError, ExperimentConfig, param
-from metagrad.experiments.zou2022._common import _draw_x, _rng
+from metagrad.experiments._result import Seeds
+from metagrad.experiments._study import Check, Study, check_true
+from metagrad.experiments.zou2022._common import (
+    PAPER,
+    AlphaVsVarianceResult,
+    _decreasing,
+    _draw_x,
+    _plot_alpha_vs_variance,
+    _rng,
+    _var_grid,
+)
 from metagrad.tasks import features as feat
 from metagrad.theory import adaptation_lr as alr
 
-__all__ = ["Fig4", "Fig9", "Fig11"]
+__all__ = [
+    "Fig4Config",
+    "Fig9Case",
+    "Fig9Config",
+    "Fig9Result",
+    "Fig11Config",
+    "Fig11Result",
+    "fig4_study",
+    "fig9_study",
+    "fig11_study",
+]
 
 
 # ---------------------------------------------------------------- Fig 4: α*_lim vs data variance
 @dataclasses.dataclass(frozen=True)
 class Fig4Config(ExperimentConfig):
+    """Fig. 4a: task size, RBF centres, the σ² grid and the sampled rows per point."""
+
     K: int = param(15, "points per task", ge=1)
     d: int = param(10, "number of RBF centres", ge=2)
     var_max: float = param(50.0, "largest data variance σ²", gt=0)
@@ -28,72 +50,66 @@ class Fig4Config(ExperimentConfig):
     n_rows: int = param(1_000_000, "sampled rows per point for the row moments", ge=1000)
 
 
-@register
-class Fig4(AbstractExperiment):
-    """Fig. 4a: α*_lim vs the data variance (and the feature variance), Gaussian RBF features."""
+_FIG4_DISTS = ("normal", "uniform", "exp")
 
-    id = "zou2022.fig4"
-    title = "α*_lim vs the variance of D(x), Gaussian RBF features"
-    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4a"
-    Config = Fig4Config
-    presets = {"quick": {"n_var": 8, "n_rows": 50_000}, "paper": {}}
-    cost = {"quick": "~2 s", "paper": "~4 min"}
+fig4_study = Study(
+    "zou2022.fig4",
+    title="α*_lim vs the variance of D(x), Gaussian RBF features",
+    paper=PAPER,
+    config=Fig4Config,
+    presets={"quick": {"n_var": 8, "n_rows": 50_000}, "paper": {}},
+    cost={"quick": "~2 s", "paper": "~4 min"},
+)
 
-    def run(self, config: Fig4Config, key) -> Result:
-        rng = _rng(key)
-        var = np.linspace(config.var_max / config.n_var, config.var_max, config.n_var)
-        mu, width = feat.rbf_centres(d=config.d, low=-5, high=5)
-        arrays = {"var": var}
-        for dist in ("normal", "uniform", "exp"):
-            alpha, m2 = [], []
-            for v in var:
-                phi = feat.rbf_features(_draw_x(rng, dist, v, (config.n_rows,)), mu=mu, width=width)
-                T2, T3 = alr.trace_moments_rows(K=config.K, **alr.row_moments(phi=phi))
-                alpha.append(alr.alpha_star_limit(T2=T2, T3=T3, K=config.K))
-                m2.append((phi**2).sum(1).mean())
-            arrays[f"alpha_{dist}"], arrays[f"feature_m2_{dist}"] = np.array(alpha), np.array(m2)
-        meta = {
-            "rbf": f"{config.d} fixed centres on [-5, 5], width = spacing (spec 003 §5.5)",
-            "method": "row-moment formula (T2, T3) with sampled rows",
-        }
-        return Result(arrays=arrays, meta=meta)
 
-    def plot(self, result: Result):
-        from metagrad.report.plotting import new_figure, sim_errorbar
+@fig4_study.run
+def fig4_run(config: Fig4Config, *, key) -> AlphaVsVarianceResult:
+    """α*_lim (Theorem 1 from single-row moments, any K) for RBF features of N, U, Exp data."""
+    rng = _rng(key)
+    mu, width = feat.rbf_centres(d=config.d, low=-5, high=5)
+    alphas, m2s = {}, {}
+    for dist in _FIG4_DISTS:
+        alpha, m2 = [], []
+        for v in _var_grid(config.var_max, config.n_var):
+            phi = feat.rbf_features(_draw_x(rng, dist, v, (config.n_rows,)), mu=mu, width=width)
+            T2, T3 = alr.trace_moments_rows(K=config.K, **alr.row_moments(phi=phi))
+            alpha.append(alr.alpha_star_limit(T2=T2, T3=T3, K=config.K))
+            m2.append((phi**2).sum(1).mean())
+        alphas[dist], m2s[dist] = np.array(alpha), np.array(m2)
+    return AlphaVsVarianceResult(alpha=alphas, feature_m2=m2s)
 
-        fig, ax = new_figure(2)
-        for dist in ("normal", "uniform", "exp"):
-            a = result.arrays[f"alpha_{dist}"]
-            sim_errorbar(ax[0, 0], result.arrays["var"], a, label=dist)
-            sim_errorbar(ax[0, 1], result.arrays[f"feature_m2_{dist}"], a, label=dist)
-        ax[0, 0].set(xlabel="σ² of D(x)", ylabel="α*_lim")
-        ax[0, 1].set(xlabel="E‖ϕ(x)‖² (feature variance)", ylabel="α*_lim")
-        ax[0, 0].legend()
-        return {"fig4": fig}
 
-    def checks(self, result: Result):
-        out = []
-        for dist in ("normal", "uniform", "exp"):
-            a, m2 = result.arrays[f"alpha_{dist}"], result.arrays[f"feature_m2_{dist}"]
-            order = np.argsort(m2)
-            ok = bool(np.all(np.diff(a[order]) < 0))
-            out.append(
-                check_true(
-                    f"{dist}: α*_lim decreases in the feature variance E‖ϕ‖²",
-                    ok,
-                    a[order].round(4).tolist(),
-                    "strictly decreasing",
-                    "Cor 1: inverse relation to the feature variance. With fixed "
-                    "RBF centres, E‖ϕ‖² falls as σ²(x) grows, so α*_lim rises in σ²(x): "
-                    "the paper's decrease in σ²(x) is not reproduced (docs/zou2022.md)",
-                )
+@fig4_study.plot("zou2022.fig4", "α*_lim vs the variance of D(x), Gaussian RBF features")
+def fig4_plot(config: Fig4Config, res: Seeds[AlphaVsVarianceResult]) -> dict:
+    """α*_lim vs σ² and vs E‖ϕ‖², with the range of the paper's curves (0.2 to 0.375) marked."""
+    paper = (0.2, 0.375, "paper's curves: 0.2–0.375, falling")
+    var = _var_grid(config.var_max, config.n_var)
+    return {"fig4": _plot_alpha_vs_variance(var, res.mean, "ϕ", paper)}
+
+
+@fig4_study.claims("zou2022.fig4")
+def fig4_claims(config: Fig4Config, res: Seeds[AlphaVsVarianceResult]) -> list[Check]:
+    """Corollary 1: α*_lim decreases in the feature variance E‖ϕ‖²."""
+    out = []
+    for dist in _FIG4_DISTS:
+        a, m2 = np.asarray(res.mean.alpha[dist]), np.asarray(res.mean.feature_m2[dist])
+        out.append(
+            _decreasing(
+                f"{dist}: α*_lim decreases in the feature variance E‖ϕ‖²",
+                a[np.argsort(m2)],
+                "Corollary 1: inverse relation to the feature variance. With fixed RBF centres, "
+                "E‖ϕ‖² falls as σ²(x) grows, so α*_lim rises in σ²(x): the paper's decrease in "
+                "σ²(x) is not reproduced (docs/zou2022.md#deviations)",
             )
-        return out
+        )
+    return out
 
 
 # ---------------------------------------------------------------- Fig 9: four distributions
 @dataclasses.dataclass(frozen=True)
 class Fig9Config(ExperimentConfig):
+    """Fig. 9: task size, RBF centres, task counts, the α grid and the Zipf exponent of (d)."""
+
     K: int = param(15, "points per task", ge=1)
     d: int = param(10, "number of RBF centres", ge=2)
     n_train: int = param(3000, "training tasks", ge=2)
@@ -108,6 +124,41 @@ _FIG9_CASES = {
     "c_unif_x_shifted_a": ("uniform", (-5.0, 5.0)),
     "d_chi2_x_zipf_a": ("chi2", (0.0, 20.0)),
 }
+_FIG9_TITLES = {
+    "a_unif_x_normal_a": "(a) x~U(−5,5), a~N(0,9I)",
+    "b_normal_x_normal_a": "(b) x~N(0,4), a~N(0,9I)",
+    "c_unif_x_shifted_a": "(c) x~U(−5,5), a~N(5,I)",
+    "d_chi2_x_zipf_a": "(d) x~χ²(7), a~Zipf(s)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig9Case:
+    """One data/task distribution of Fig. 9 (one seed).
+
+    Attributes:
+        alpha: (n_alpha,) α grid on [0, 3 α*_lim].
+        loss: (n_alpha,) test loss on fresh tasks after one adaptation step, per α.
+        alpha_lim: α*_lim, plug-in Eq. 3.3 from the training features.
+        alpha_true: grid argmin of `loss` (the "true α*", definition (ii) of
+            docs/zou2022.md#true-alpha).
+    """
+
+    alpha: np.ndarray
+    loss: np.ndarray
+    alpha_lim: float
+    alpha_true: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig9Result:
+    """One seed of Fig. 9.
+
+    Attributes:
+        case: case name -> its curve and estimates.
+    """
+
+    case: dict[str, Fig9Case]
 
 
 def _fig9_task(rng, case: str, n: int, c: Fig9Config) -> tuple[np.ndarray, np.ndarray]:
@@ -135,92 +186,127 @@ def _test_loss(w: np.ndarray, alpha: np.ndarray, ms: alr.MomentSums, saGa: np.nd
     return (co * quad).sum(-1) / (n * ms.K)
 
 
-@register
-class Fig9(AbstractExperiment):
-    """Fig. 9: α*_lim vs the test-loss optimum in four data/task distributions."""
+fig9_study = Study(
+    "zou2022.fig9",
+    title="α*_lim vs the test-loss optimum for four data/task distributions (RBF features)",
+    paper=PAPER,
+    config=Fig9Config,
+    presets={"quick": {"n_alpha": 101}, "paper": {}},
+    cost={"quick": "<1 s", "paper": "<1 s"},
+)
 
-    id = "zou2022.fig9"
-    title = "α*_lim vs the test-loss optimum for four data/task distributions (RBF features)"
-    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 9"
-    Config = Fig9Config
-    presets = {"quick": {"n_alpha": 101}, "paper": {}}
-    cost = {"quick": "<1 s", "paper": "<1 s"}
 
-    def run(self, config: Fig9Config, key) -> Result:
-        rng = _rng(key)
-        arrays, scalars = {}, {}
-        for case in _FIG9_CASES:
-            Ptr, atr = _fig9_task(rng, case, config.n_train, config)
-            Pte, ate = _fig9_task(rng, case, config.n_test, config)
-            lim = alr.alpha_star_plugin(Phis=Ptr)
-            alpha = np.linspace(0, 3 * lim, config.n_alpha)
-            w = alr.maml_init(moments=alr.moment_sums(Phis=Ptr, a=atr), alpha=alpha)
-            ms = alr.moment_sums(Phis=Pte, a=ate)
-            G = alr.gram(Phis=Pte)
-            saGa = np.stack(
-                [np.einsum("ni,nij,nj->", ate, Gp, ate) for Gp in (G, G @ G, G @ G @ G)]
+@fig9_study.run
+def fig9_run(config: Fig9Config, *, key) -> Fig9Result:
+    """Test loss of w_m(α) on fresh tasks along α, and the plug-in α*_lim, for four cases."""
+    rng = _rng(key)
+    out = {}
+    for case in _FIG9_CASES:
+        Ptr, atr = _fig9_task(rng, case, config.n_train, config)
+        Pte, ate = _fig9_task(rng, case, config.n_test, config)
+        lim = alr.alpha_star_plugin(Phis=Ptr)
+        alpha = np.linspace(0, 3 * lim, config.n_alpha)
+        w = alr.maml_init(moments=alr.moment_sums(Phis=Ptr, a=atr), alpha=alpha)
+        ms = alr.moment_sums(Phis=Pte, a=ate)
+        G = alr.gram(Phis=Pte)
+        saGa = np.stack([np.einsum("ni,nij,nj->", ate, Gp, ate) for Gp in (G, G @ G, G @ G @ G)])
+        loss = _test_loss(w, alpha, ms, saGa, config.n_test)
+        out[case] = Fig9Case(
+            alpha=alpha, loss=loss, alpha_lim=lim, alpha_true=alpha[np.argmin(loss)]
+        )
+    return Fig9Result(case=out)
+
+
+@fig9_study.plot(
+    "zou2022.fig9",
+    "α*_lim vs the test-loss optimum for four data/task distributions (RBF features)",
+)
+def fig9_plot(config: Fig9Config, res: Seeds[Fig9Result]) -> dict:
+    """One panel per case: test loss vs α, with α*_lim and the grid optimum marked."""
+    from metagrad.plotting import new_figure, sim_errorbar
+
+    fig, ax = new_figure(4)
+    for i, (case, r) in enumerate(res.mean.case.items()):
+        sim_errorbar(ax[0, i], r.alpha, r.loss, marker="", label="test loss")
+        ax[0, i].axvline(r.alpha_lim, color="r", linestyle="--", label="α*_lim (Eq. 3.3)")
+        ax[0, i].axvline(r.alpha_true, color="k", linestyle=":", label="grid optimum")
+        ax[0, i].set(xlabel="α", ylabel="test loss")
+        ax[0, i].set_title(_FIG9_TITLES[case], fontsize=8)
+        ax[0, i].legend(fontsize=7)
+    fig.tight_layout()
+    return {"fig9": fig}
+
+
+@fig9_study.claims("zou2022.fig9")
+def fig9_claims(config: Fig9Config, res: Seeds[Fig9Result]) -> list[Check]:
+    """α*_lim is near-optimal: excess test loss < 10% of the gain of the best α over α = 0."""
+    out = []
+    for case, r in res.mean.case.items():
+        loss, alpha = np.asarray(r.loss), np.asarray(r.alpha)
+        at = np.interp(r.alpha_lim, alpha, loss)
+        frac = (at - loss.min()) / (loss[0] - loss.min())
+        out.append(
+            check_true(
+                f"{case}: α*_lim is near-optimal",
+                frac < 0.1,
+                frac,
+                "< 0.1",
+                "excess test loss at α*_lim as a fraction of the gain of the best α over α=0",
             )
-            loss = _test_loss(w, alpha, ms, saGa, config.n_test)
-            arrays[f"alpha_{case}"], arrays[f"loss_{case}"] = alpha, loss
-            scalars[f"alpha_lim_{case}"], scalars[f"alpha_true_{case}"] = (
-                lim,
-                alpha[np.argmin(loss)],
-            )
-        meta = {
-            "alpha_true_definition": "(ii) argmin over the grid of the test loss on fresh tasks",
-            "alpha_lim": "plug-in estimator from the training features",
-            "cases": "(a) x~U(-5,5), a~N(0,9I); (b) x~N(0,4), a~N(0,9I); (c) x~U(-5,5), "
-            "a~N(5,I); (d) x~chi2(7), a~Zipf(s) per coordinate",
-        }
-        return Result(arrays=arrays, scalars=scalars, meta=meta)
-
-    def plot(self, result: Result):
-        from metagrad.report.plotting import new_figure, sim_errorbar
-
-        fig, ax = new_figure(4)
-        for i, case in enumerate(_FIG9_CASES):
-            sim_errorbar(
-                ax[0, i], result.arrays[f"alpha_{case}"], result.arrays[f"loss_{case}"], marker=""
-            )
-            ax[0, i].axvline(result.scalars[f"alpha_lim_{case}"], color="r", linestyle="--")
-            ax[0, i].set(xlabel="α", ylabel="test loss", title=case)
-        return {"fig9": fig}
-
-    def checks(self, result: Result):
-        out = []
-        for case in _FIG9_CASES:
-            loss, alpha = result.arrays[f"loss_{case}"], result.arrays[f"alpha_{case}"]
-            at = np.interp(result.scalars[f"alpha_lim_{case}"], alpha, loss)
-            frac = (at - loss.min()) / (loss[0] - loss.min())
-            out.append(
-                check_true(
-                    f"{case}: α*_lim is near-optimal",
-                    frac < 0.1,
-                    frac,
-                    "< 0.1",
-                    "excess test loss at α*_lim as a fraction of the gain of the best α over α=0",
-                )
-            )
-        return out
+        )
+    return out
 
 
 # ---------------------------------------------------------------- Fig 11: Bernacchia's setting
 @dataclasses.dataclass(frozen=True)
 class Fig11Config(ExperimentConfig):
+    """Fig. 11 (H.5): Bernacchia et al.'s linear regression with a train/validation split."""
+
     n_t: int = param(5, "support points per task (k1)", ge=1)
     n_v: int = param(25, "query points per task (k2)", ge=1)
     m: int = param(40, "training tasks", ge=1)
     p: int = param(30, "input dimension", ge=1)
     sigma: float = param(0.2, "label-noise std", ge=0)
     nu: float = param(0.2, "task spread: w ~ N(w0, ν²/p I)", gt=0)
-    w0_norm: float = param(0.0, "|w0| (direction e_1; seeds/001 Sec. 5.4 uses 0)", ge=0)
+    w0_norm: float = param(0.0, "|w0| (direction e_1; Bernacchia 2021, Sec. 5.4 uses 0)", ge=0)
     n_test: int = param(2000, "test tasks per training set", ge=10)
     n_rep: int = param(50, "independent training sets averaged", ge=1)
     n_alpha: int = param(41, "α grid points on [0, 4 k1/(2(k1+p+1))]", ge=5)
 
     def check(self) -> None:
+        """The split MAML objective must be solvable: m n_v >= p."""
         if self.m * self.n_v < self.p:
             raise ConfigError(f"m*n_v={self.m * self.n_v} must be >= p={self.p} (solvable).")
+
+    @property
+    def est_nonoise(self) -> float:
+        """Corollary 2, Gaussian inputs, no noise (MSE convention): k1/(2(k1 + p + 1))."""
+        return self.n_t / (2 * (self.n_t + self.p + 1))
+
+    @property
+    def est_noise(self) -> float:
+        """Noise-aware split estimate k1 c*/2, c* = σ_a²/(σ_a²(k1+p+1) + σ²), σ_a² = ν²/p.
+
+        Derived (docs/zou2022.md#deviations, Fig 11).
+        """
+        sa2 = self.nu**2 / self.p
+        return self.n_t / 2 * sa2 / (sa2 * (self.n_t + self.p + 1) + self.sigma**2)
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """The α_t = α_r grid on [0, 4 × the no-noise estimate]."""
+        return np.linspace(0, 4 * self.est_nonoise, self.n_alpha)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig11Result:
+    """One seed of Fig. 11; the α grid and the estimates come from the config.
+
+    Attributes:
+        loss: (n_rep, n_alpha) test loss of the fitted initialisation per training set and α.
+    """
+
+    loss: np.ndarray
 
 
 def _split_tasks(rng, c: Fig11Config, n: int):
@@ -242,78 +328,81 @@ def _split_affine(alpha: np.ndarray, Xt, yt, Xv, yv):
     return A, b  # (n_alpha, n, n_v, p), (n_alpha, n, n_v)
 
 
-@register
-class Fig11(AbstractExperiment):
-    """Fig. 11: test loss vs α_t = α_r in Bernacchia's linear setting, with split estimates."""
+fig11_study = Study(
+    "zou2022.fig11",
+    title="Test loss vs α_t = α_r in Bernacchia's linear setting, with the α* estimates",
+    paper=PAPER,
+    config=Fig11Config,
+    presets={"quick": {"n_rep": 10, "n_test": 300, "n_alpha": 21}, "paper": {}},
+    cost={"quick": "~3 s", "paper": "~3 min"},
+)
 
-    id = "zou2022.fig11"
-    title = "Test loss vs α_t = α_r in Bernacchia's linear setting, with the α* estimates"
-    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 11 / H.5"
-    Config = Fig11Config
-    presets = {"quick": {"n_rep": 10, "n_test": 300, "n_alpha": 21}, "paper": {}}
-    cost = {"quick": "~3 s", "paper": "~3 min"}
 
-    def run(self, config: Fig11Config, key) -> Result:
-        rng, c = _rng(key), config
-        est0 = c.n_t / (2 * (c.n_t + c.p + 1))  # Cor. 2, Gaussian, no noise (MSE convention)
-        alpha = np.linspace(0, 4 * est0, c.n_alpha)
-        loss = np.zeros((c.n_rep, c.n_alpha))
-        for r in range(c.n_rep):
-            A, b = _split_affine(alpha, *_split_tasks(rng, c, c.m))
-            H = np.einsum("anvi,anvj->aij", A, A)
-            w = np.linalg.solve(H, np.einsum("anvi,anv->ai", A, b)[..., None])[..., 0]
-            At, bt = _split_affine(alpha, *_split_tasks(rng, c, c.n_test))
-            res = np.einsum("anvi,ai->anv", At, w) - bt
-            loss[r] = (res**2).mean(axis=(1, 2))
-        sa2 = c.nu**2 / c.p  # σ_a²; noisy estimate k1 c*/2, c* = σ_a²/(σ_a²(k1+p+1) + σ²) [derived]
-        est_noise = c.n_t / 2 * sa2 / (sa2 * (c.n_t + c.p + 1) + c.sigma**2)
-        return Result(
-            arrays={"alpha": alpha, "loss": loss},
-            scalars={
-                "alpha_est_nonoise": est0,
-                "alpha_est_noise": est_noise,
-                "alpha_est_nonoise_half_mse": 2 * est0,
-                "alpha_est_noise_half_mse": 2 * est_noise,
-            },
-            meta={
-                "convention": "MSE (this paper); *_half_mse = seeds/001's convention (x2)",
-                "loss": "numerical fitting loss (closed-form min over w), alpha_r = alpha_t",
-            },
-        )
+@fig11_study.run
+def fig11_run(config: Fig11Config, *, key) -> Fig11Result:
+    """Numerical fitting loss (closed-form min over w of the split MAML objective) along α."""
+    rng, c = _rng(key), config
+    alpha = c.alpha
+    loss = np.zeros((c.n_rep, c.n_alpha))
+    for r in range(c.n_rep):
+        A, b = _split_affine(alpha, *_split_tasks(rng, c, c.m))
+        H = np.einsum("anvi,anvj->aij", A, A)
+        w = np.linalg.solve(H, np.einsum("anvi,anv->ai", A, b)[..., None])[..., 0]
+        At, bt = _split_affine(alpha, *_split_tasks(rng, c, c.n_test))
+        res = np.einsum("anvi,ai->anv", At, w) - bt
+        loss[r] = (res**2).mean(axis=(1, 2))
+    return Fig11Result(loss=loss)
 
-    def plot(self, result: Result):
-        from metagrad.report.plotting import new_figure, sim_errorbar
 
-        L = result.arrays["loss"]
-        fig, ax = new_figure()
-        sim_errorbar(ax[0, 0], result.arrays["alpha"], L.mean(0), L.std(0) / np.sqrt(L.shape[0]))
-        for k, col in (("alpha_est_nonoise", "r"), ("alpha_est_noise", "m")):
-            ax[0, 0].axvline(result.scalars[k], color=col, linestyle="--", label=k)
-        ax[0, 0].set(xlabel="α_t = α_r (MSE convention)", ylabel="test loss")
-        ax[0, 0].legend(fontsize=7)
-        return {"fig11": fig}
+def _fig11_loss(res: Seeds[Fig11Result]) -> np.ndarray:
+    """(n_seeds · n_rep, n_alpha): every independent training set of every seed."""
+    L = np.asarray(res.values.loss)
+    return L.reshape(-1, L.shape[-1])
 
-    def checks(self, result: Result):
-        L, alpha = result.arrays["loss"], result.arrays["alpha"]
-        d = L - L[:, :1]  # paired differences to α=0 (common training sets)
-        i = int(np.argmin(d.mean(0)))
-        se = d[:, i].std() / np.sqrt(d.shape[0])
-        m = d.mean(0)
-        excess = (np.interp(result.scalars["alpha_est_noise"], alpha, m) - m[i]) / (-m[i])
-        return [
-            check_true(
-                "the optimal α_t = α_r is positive",
-                bool(i > 0 and m[i] + 5 * se < 0),
-                float(alpha[i]),
-                "> 0 with loss below α=0 by > 5 SE",
-                "Fig 11 row 1 left / Fig 12: the optimum is positive when α_t = α_r",
-            ),
-            check_true(
-                "noise-aware split estimate is near-optimal",
-                bool(excess < 0.25),
-                float(excess),
-                "< 0.25",
-                "excess loss at k1·c*/2 over the grid minimum, as a fraction of the "
-                "gain of the minimum over α=0 (mean over training sets)",
-            ),
-        ]
+
+@fig11_study.plot(
+    "zou2022.fig11", "Test loss vs α_t = α_r in Bernacchia's linear setting, with the α* estimates"
+)
+def fig11_plot(config: Fig11Config, res: Seeds[Fig11Result]) -> dict:
+    """Mean test loss ± 1 SE over training sets, with the two split estimates."""
+    from metagrad.plotting import new_figure, sim_errorbar
+
+    L = _fig11_loss(res)
+    fig, ax = new_figure()
+    sim_errorbar(
+        ax[0, 0], config.alpha, L.mean(0), L.std(0) / np.sqrt(L.shape[0]), label="test loss (± SE)"
+    )
+    ax[0, 0].axvline(config.est_nonoise, color="r", linestyle="--", label="Cor. 2, no noise")
+    ax[0, 0].axvline(config.est_noise, color="m", linestyle="--", label="noise-aware k1·c*/2")
+    ax[0, 0].set(xlabel="α_t = α_r (MSE convention)", ylabel="test loss")
+    ax[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return {"fig11": fig}
+
+
+@fig11_study.claims("zou2022.fig11")
+def fig11_claims(config: Fig11Config, res: Seeds[Fig11Result]) -> list[Check]:
+    """Positive optimum (by > 5 SE of paired differences) and a near-optimal noise-aware estimate."""
+    L, alpha = _fig11_loss(res), config.alpha
+    d = L - L[:, :1]  # paired differences to α=0 (common training sets)
+    i = int(np.argmin(d.mean(0)))
+    se = d[:, i].std() / np.sqrt(d.shape[0])
+    m = d.mean(0)
+    excess = (np.interp(config.est_noise, alpha, m) - m[i]) / (-m[i])
+    return [
+        check_true(
+            "the optimal α_t = α_r is positive",
+            bool(i > 0 and m[i] + 5 * se < 0),
+            float(alpha[i]),
+            "> 0 with loss below α=0 by > 5 SE",
+            "Fig. 11 row 1 left / Fig. 12: the optimum is positive when α_t = α_r",
+        ),
+        check_true(
+            "noise-aware split estimate is near-optimal",
+            bool(excess < 0.25),
+            float(excess),
+            "< 0.25",
+            "excess loss at k1·c*/2 over the grid minimum, as a fraction of the "
+            "gain of the minimum over α=0 (mean over training sets)",
+        ),
+    ]

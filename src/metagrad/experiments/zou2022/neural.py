@@ -1,4 +1,4 @@
-"""Zou, Liu, Li 2022 (seeds/003), Table 2 / H.4.3: sinusoid regression with frozen MLP features.
+"""Zou, Liu, Li 2022, Table 2 / App. H.4.3: sinusoid regression with frozen MLP features.
 
 A 1-40-40-1 ReLU MLP is pre-trained by ERM on y = a·sin(x + b), a, b ~ U(0, π), x ~ U(−5, 5); its
 first two layers are frozen and their 40 outputs plus a bias column are the features ϕ (41-d).
@@ -14,17 +14,21 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from metagrad.experiments._base import AbstractExperiment, Result, check_true, register
 from metagrad.experiments._config import ExperimentConfig, param
+from metagrad.experiments._result import Seeds
+from metagrad.experiments._study import Check, Study, check_true
+from metagrad.experiments.zou2022._common import PAPER
 from metagrad.theory import adaptation_lr as alr
 
-__all__ = ["Table2"]
+__all__ = ["Table2Config", "Table2Curves", "Table2Result", "table2_study"]
 
 _PAPER_ALPHAS = (0.001, 0.005, 0.01, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
 
 @dataclasses.dataclass(frozen=True)
 class Table2Config(ExperimentConfig):
+    """Table 2: task size, task counts, pre-training length and the dense α grid."""
+
     K: int = param(10, "support points per task (inner = outer in training)", ge=1)
     n_train: int = param(1000, "training tasks of the last-layer MAML", ge=2)
     n_test: int = param(10_000, "test tasks", ge=2)
@@ -138,107 +142,151 @@ def _alpha_split_aniso(Ps: np.ndarray, Pq: np.ndarray, yq: np.ndarray, w_r: np.n
     return float(Ps.shape[1] * num / (2 * den))
 
 
-@register
-class Table2(AbstractExperiment):
-    """Table 2: pre/post-adaptation test MSE vs α, frozen ERM features, last-layer MAML."""
+@dataclasses.dataclass(frozen=True)
+class Table2Curves:
+    """Test MSEs along one α grid.
 
-    id = "zou2022.table2"
-    title = "Sinusoid, frozen ERM features, last-layer MAML: pre/post-adaptation MSE vs α"
-    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Table 2 / H.4.3"
-    Config = Table2Config
-    presets = {"quick": {"n_test": 1000, "pretrain_steps": 2000}, "paper": {}}
-    cost = {"quick": "~12 s", "paper": "~35 s"}
+    Attributes:
+        pre: (n,) MSE on the query points before adaptation.
+        post: (n,) MSE on the query points after one step on the support points (the paper's).
+        post_support: (n,) MSE on the support points after that step (the theory's same-points
+            loss).
+    """
 
-    def run(self, config: Table2Config, key) -> Result:
-        c = config
-        k_pre, k_tr, k_te = jr.split(key, 3)
-        model = _pretrain(c, k_pre)
-        tr = _sine_tasks(k_tr, c.n_train, c.K, c.n_query)
-        te = _sine_tasks(k_te, c.n_test, c.K, c.n_query)
-        Ps, Pq = _phi(model, tr.x_support), _phi(model, tr.x_query)
-        ys, yq = (np.asarray(y, dtype=np.float64)[..., 0] for y in (tr.y_support, tr.y_query))
-        grid = np.asarray(_PAPER_ALPHAS)
-        dense = np.geomspace(1e-3, 0.5, c.n_dense)
-        alpha = np.concatenate([[0.0], grid, dense])
-        w = _maml_head(Ps, ys, alpha)
-        sup, qry = (
-            _moments(model, te.x_support, te.y_support),
-            _moments(model, te.x_query, te.y_query),
-        )
-        L = _test_losses(w, alpha, sup, qry, c.K, c.n_query)
-        sl = {"table": slice(1, 1 + grid.size), "dense": slice(1 + grid.size, None)}
-        arrays = {"alpha": grid, "alpha_dense": dense}
-        for name, v in L.items():
-            arrays[f"{name}_mse"], arrays[f"{name}_mse_dense"] = v[sl["table"]], v[sl["dense"]]
-        scalars = {
-            "alpha_lim": alr.alpha_star_plugin(Phis=Ps),
-            "alpha_split_aniso": _alpha_split_aniso(Ps, Pq, yq, w[0]),
-            "mse_alpha0": float(L["pre"][0]),
-            "best_alpha_query": float(dense[np.argmin(L["post"][sl["dense"]])]),
-            "best_alpha_support": float(dense[np.argmin(L["post_support"][sl["dense"]])]),
-        }
-        meta = {
-            "features": "frozen 1-40-40 ReLU backbone of an ERM-pretrained MLP + bias (41-d)",
-            "alpha_lim": "Eq. 3.3 plug-in from the training support features (paper: 0.10319)",
-            "alpha_split_aniso": "Cor. 2 split estimate with Σ = Cov(w_r − a) [derived]",
-            "training": "closed-form last-layer MAML, same K points inner and outer (Eq. 2.5)",
-            "test": "one step on the K support points; MSE on the query points (paper) and on "
-            "the support points (the theory's same-points loss)",
-            "convention": "plain MSE (α doubles under half-MSE)",
-        }
-        return Result(arrays=arrays, scalars=scalars, meta=meta)
+    pre: np.ndarray
+    post: np.ndarray
+    post_support: np.ndarray
 
-    def plot(self, result: Result):
-        from metagrad.report.plotting import new_figure, sim_errorbar
 
-        r, s = result.arrays, result.scalars
-        fig, ax = new_figure(2)
-        for i, where in enumerate(("", "support_")):
-            a = ax[0, i]
-            sim_errorbar(a, r["alpha_dense"], r["pre_mse_dense"], label="pre", marker="")
-            sim_errorbar(a, r["alpha_dense"], r[f"post_{where}mse_dense"], label="post", marker="")
-            a.axvline(s["alpha_lim"], color="r", linestyle="--", label="α*_lim (3.3)")
-            a.axvline(s["alpha_split_aniso"], color="m", linestyle=":", label="split, Cov(a)")
-            a.set(xscale="log", xlabel="α", ylabel="MSE", title=where.rstrip("_") or "query")
-        ax[0, 0].legend(fontsize=7)
-        return {"table2": fig}
+@dataclasses.dataclass(frozen=True)
+class Table2Result:
+    """One seed of Table 2; the α grids come from the config (`Table2Config.grids`).
 
-    def checks(self, result: Result):
-        r, s = result.arrays, result.scalars
-        pre, post = r["pre_mse"], r["post_mse"]
-        i = int(np.argmin(post))
-        spread = (pre.max() - pre.min()) / (post.max() - post.min())
-        ratio_support = s["best_alpha_support"] / s["alpha_lim"]
-        ratio_split = s["best_alpha_query"] / s["alpha_split_aniso"]
-        return [
-            check_true(
-                "pre-MSE is flat next to post-MSE",
-                bool(spread < 0.25),
-                float(spread),
-                "range(pre) / range(post) < 0.25",
-                "Table 2: pre 821-829 while post 797-989 (ratio 0.04)",
-            ),
-            check_true(
-                "post-MSE is U-shaped in α (interior minimum on the paper's grid)",
-                bool(0 < i < post.size - 1 and post[-1] > post[i] and post[0] > post[i]),
-                float(r["alpha"][i]),
-                "argmin strictly inside the grid",
-                "Table 2",
-            ),
-            check_true(
-                "α*_lim (Eq. 3.3) locates the optimum of the theory's same-points loss",
-                bool(0.5 <= ratio_support <= 2),
-                float(ratio_support),
-                "best α (support post-MSE, dense grid) / α*_lim in [0.5, 2]",
-                "the paper's claim on the query points is not reproduced (ratio reported in "
-                "scalars best_alpha_query / alpha_lim; docs/zou2022.md)",
-            ),
-            check_true(
-                "the split estimate with Cov(w_r − a) locates the query optimum",
-                bool(0.5 <= ratio_split <= 2),
-                float(ratio_split),
-                "best α (query post-MSE, dense grid) / alpha_split_aniso in [0.5, 2]",
-                "derived: adapt on K support points, test on other points (Cor. 2 with "
-                "anisotropic task optima)",
-            ),
-        ]
+    Attributes:
+        table: the curves on the paper's 11 α values.
+        dense: the curves on the dense log grid (n_dense,).
+        alpha_lim: Eq. 3.3 plug-in from the training support features (paper: 0.10319).
+        alpha_split_aniso: Corollary 2 split estimate with Σ = Cov(w_r − a) (derived).
+        mse_alpha0: query MSE of the ERM head (α = 0).
+        best_alpha_query: dense-grid argmin of the query post-MSE.
+        best_alpha_support: dense-grid argmin of the support post-MSE.
+    """
+
+    table: Table2Curves
+    dense: Table2Curves
+    alpha_lim: float
+    alpha_split_aniso: float
+    mse_alpha0: float
+    best_alpha_query: float
+    best_alpha_support: float
+
+
+def _dense(c: Table2Config) -> np.ndarray:
+    """The dense log α grid on [1e-3, 0.5] (argmins)."""
+    return np.geomspace(1e-3, 0.5, c.n_dense)
+
+
+table2_study = Study(
+    "zou2022.table2",
+    title="Sinusoid, frozen ERM features, last-layer MAML: pre/post-adaptation MSE vs α",
+    paper=PAPER,
+    config=Table2Config,
+    presets={"quick": {"n_test": 1000, "pretrain_steps": 2000}, "paper": {}},
+    cost={"quick": "~12 s", "paper": "~35 s"},
+)
+
+
+@table2_study.run
+def table2_run(config: Table2Config, *, key) -> Table2Result:
+    """Pre-train, freeze, fit the last layer by MAML in closed form, test along α (Table 2)."""
+    c = config
+    k_pre, k_tr, k_te = jr.split(key, 3)
+    model = _pretrain(c, k_pre)
+    tr = _sine_tasks(k_tr, c.n_train, c.K, c.n_query)
+    te = _sine_tasks(k_te, c.n_test, c.K, c.n_query)
+    Ps, Pq = _phi(model, tr.x_support), _phi(model, tr.x_query)
+    ys, yq = (np.asarray(y, dtype=np.float64)[..., 0] for y in (tr.y_support, tr.y_query))
+    grid, dense = np.asarray(_PAPER_ALPHAS), _dense(c)
+    alpha = np.concatenate([[0.0], grid, dense])
+    w = _maml_head(Ps, ys, alpha)
+    sup, qry = (
+        _moments(model, te.x_support, te.y_support),
+        _moments(model, te.x_query, te.y_query),
+    )
+    L = _test_losses(w, alpha, sup, qry, c.K, c.n_query)
+    tab, den = slice(1, 1 + grid.size), slice(1 + grid.size, None)
+    return Table2Result(
+        table=Table2Curves(**{k: v[tab] for k, v in L.items()}),
+        dense=Table2Curves(**{k: v[den] for k, v in L.items()}),
+        alpha_lim=alr.alpha_star_plugin(Phis=Ps),
+        alpha_split_aniso=_alpha_split_aniso(Ps, Pq, yq, w[0]),
+        mse_alpha0=float(L["pre"][0]),
+        best_alpha_query=float(dense[np.argmin(L["post"][den])]),
+        best_alpha_support=float(dense[np.argmin(L["post_support"][den])]),
+    )
+
+
+@table2_study.plot(
+    "zou2022.table2", "Sinusoid, frozen ERM features, last-layer MAML: pre/post-adaptation MSE vs α"
+)
+def table2_plot(config: Table2Config, res: Seeds[Table2Result]) -> dict:
+    """Query (left) and support (right) MSE vs α, with the estimates and the paper's α*_lim."""
+    from metagrad.plotting import new_figure, sim_errorbar
+
+    r, dense = res.mean, _dense(config)
+    fig, ax = new_figure(2)
+    for a, (title, post) in zip(
+        ax[0], (("query", r.dense.post), ("support", r.dense.post_support))
+    ):
+        sim_errorbar(a, dense, r.dense.pre, label="pre (query)", marker="")
+        sim_errorbar(a, dense, post, label="post", marker="")
+        a.axvline(r.alpha_lim, color="r", linestyle="--", label="α*_lim (Eq. 3.3)")
+        a.axvline(r.alpha_split_aniso, color="m", linestyle=":", label="split, Cov(w_r − a)")
+        a.axvline(0.10319, color="grey", linestyle="-.", label="paper: α*_lim = 0.103")
+        a.set(xscale="log", yscale="log", xlabel="α", ylabel="MSE", title=f"post-MSE on {title}")
+        a.legend(fontsize=6)
+    fig.tight_layout()
+    return {"table2": fig}
+
+
+@table2_study.claims("zou2022.table2")
+def table2_claims(config: Table2Config, res: Seeds[Table2Result]) -> list[Check]:
+    """Flat pre-MSE, U-shaped post-MSE, and where the estimates put the optimum."""
+    r = res.mean
+    pre, post = np.asarray(r.table.pre), np.asarray(r.table.post)
+    i = int(np.argmin(post))
+    spread = (pre.max() - pre.min()) / (post.max() - post.min())
+    ratio_support = r.best_alpha_support / r.alpha_lim
+    ratio_split = r.best_alpha_query / r.alpha_split_aniso
+    return [
+        check_true(
+            "pre-MSE is flat next to post-MSE",
+            bool(spread < 0.25),
+            float(spread),
+            "range(pre) / range(post) < 0.25",
+            "Table 2: pre 821-829 while post 797-989 (ratio 0.04)",
+        ),
+        check_true(
+            "post-MSE is U-shaped in α (interior minimum on the paper's grid)",
+            bool(0 < i < post.size - 1 and post[-1] > post[i] and post[0] > post[i]),
+            float(_PAPER_ALPHAS[i]),
+            "argmin strictly inside the grid",
+            "Table 2",
+        ),
+        check_true(
+            "α*_lim (Eq. 3.3) locates the optimum of the theory's same-points loss",
+            bool(0.5 <= ratio_support <= 2),
+            float(ratio_support),
+            "best α (support post-MSE, dense grid) / α*_lim in [0.5, 2]",
+            "the paper's claim on the query points is not reproduced (ratio in the result: "
+            "best_alpha_query / alpha_lim; docs/zou2022.md#table2)",
+        ),
+        check_true(
+            "the split estimate with Cov(w_r − a) locates the query optimum",
+            bool(0.5 <= ratio_split <= 2),
+            float(ratio_split),
+            "best α (query post-MSE, dense grid) / alpha_split_aniso in [0.5, 2]",
+            "derived: adapt on K support points, test on other points (Corollary 2 with "
+            "anisotropic task optima)",
+        ),
+    ]

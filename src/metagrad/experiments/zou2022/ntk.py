@@ -1,11 +1,16 @@
-"""Zou, Liu, Li 2022 (seeds/003), Fig. 2 / H.2: over-parameterised quadratic regression, NTK.
+"""Zou, Liu, Li 2022, Fig. 2 / App. H.2 and Fig. 4b: over-parameterised regression with NTK features.
 
-Tasks (seeds/001 Sec. 5.4, spec 003 §5.7): w ~ N(0, ν²/p), b ~ N(0, σ²), x ~ N(0, 1) (p = 1),
-y = (xw + b)² + σε. Model: a 1-hidden-layer ReLU MLP of width h (3h + 1 parameters; h = 10,000 gives
-the paper's 30,001), linearised at its initialisation, f(x) = f0(x) + ψ(x)ᵀΔ with ψ = ∇_w f (H.16).
-One-step MAML on the linearised model, min-norm solution in kernel form (H.9) with per-task blocks:
-Δ = Ψᵀβ, β = D(DKD)⁻¹D r, D = blockdiag(I − cK_i), c = 2α/K, r = y − f0 (spec §5.7). Test: one step
-on K support points of a fresh task, MSE on fresh query points. α*_est = 1/(2NKσ̃²) (H.15).
+Fig. 2 tasks (the quadratic-regression setting of Bernacchia 2021, Sec. 5.4): w ~ N(0, ν²/p),
+b ~ N(0, σ²), x ~ N(0, 1) (p = 1), y = (xw + b)² + σε. Model: a 1-hidden-layer ReLU MLP of width h
+(3h + 1 parameters; h = 10,000 gives the paper's 30,001), linearised at its initialisation,
+f(x) = f0(x) + ψ(x)ᵀΔ with ψ = ∇_w f (H.16). One-step MAML on the linearised model, min-norm
+solution in kernel form (H.9) with per-task blocks: Δ = Ψᵀβ, β = D(DKD)⁻¹D r,
+D = blockdiag(I − cK_i), c = 2α/K, r = y − f0. Test: one step on K support points of a fresh task,
+MSE on fresh query points. α*_est = 1/(2NKσ̃²) (H.15). Details: docs/zou2022.md.
+
+The kernel here is the *empirical* NTK of one finite network in standard parameterisation; its
+expectation over the normal initialisation is tied to the library's infinite-width kernel
+:func:`metagrad.theory.mtl_ntk.relu_kernels` by an exact identity (see `_kernel`), tested.
 """
 
 from __future__ import annotations
@@ -15,13 +20,23 @@ from typing import NamedTuple
 
 import numpy as np
 
-from metagrad.experiments._base import AbstractExperiment, Result, check_true, register
 from metagrad.experiments._config import ConfigError, ExperimentConfig, param
-from metagrad.experiments.zou2022._common import _rng
+from metagrad.experiments._result import Seeds
+from metagrad.experiments._study import Check, Study, check_true
+from metagrad.experiments.zou2022._common import (
+    PAPER,
+    AlphaVsVarianceResult,
+    _decreasing,
+    _draw_x,
+    _plot_alpha_vs_variance,
+    _rng,
+    _var_grid,
+)
 
-__all__ = ["Fig2"]
+__all__ = ["Fig2Config", "Fig2Panel", "Fig2Result", "Fig4bConfig", "fig2_study", "fig4b_study"]
 
-# spec 003 §3 Fig 2: panel -> (init, K, N); the pairing of panels and legends is uncertain
+# Fig. 2: panel -> (init, K, N), read off the paper's legends; which legend goes with which
+# panel is not stated (docs/zou2022.md)
 _FIG2_PANELS = {
     "uniform_K23_N68": ("uniform", 23, 68),
     "uniform_K7_N112": ("uniform", 7, 112),
@@ -32,9 +47,11 @@ _FIG2_PANELS = {
 
 @dataclasses.dataclass(frozen=True)
 class Fig2Config(ExperimentConfig):
+    """Fig. 2: network width, task distribution, test protocol and the α axis."""
+
     width: int = param(10_000, "hidden width h (3h + 1 parameters)", ge=1)
-    nu: float = param(0.5, "task spread, w ~ N(0, ν²/p) (seeds/001 Sec. 5.4)", gt=0)
-    sigma: float = param(1.0, "label-noise std and std of b (seeds/001: 1)", ge=0)
+    nu: float = param(0.5, "task spread, w ~ N(0, ν²/p) (Bernacchia 2021, Sec. 5.4)", gt=0)
+    sigma: float = param(1.0, "label-noise std and std of b (Bernacchia 2021: 1)", ge=0)
     n_test: int = param(500, "test tasks", ge=2)
     n_query: int = param(50, "query points per test task", ge=1)
     alpha_min: float = param(-3e-4, "smallest α of the grid (paper's axis)")
@@ -43,8 +60,14 @@ class Fig2Config(ExperimentConfig):
     ridge: float = param(1e-8, "ridge of the kernel solve, relative to mean(diag K)", ge=0)
 
     def check(self) -> None:
+        """The α axis must reach positive values."""
         if not self.alpha_max > max(self.alpha_min, 0):
             raise ConfigError(f"alpha_max={self.alpha_max} must be > max(alpha_min, 0).")
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """The α grid (n_alpha,) on [alpha_min, alpha_max]."""
+        return np.linspace(self.alpha_min, self.alpha_max, self.n_alpha)
 
 
 class _Net(NamedTuple):
@@ -84,6 +107,11 @@ def _kernel(net: _Net, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     """Empirical NTK ψ(x1)ᵀψ(x2) = Σ_j v_j² g_j g'_j (x1x2 + 1) + Σ_j a_j a'_j + 1 (batched).
 
     x1 (..., n1), x2 (..., n2) -> (..., n1, n2); equals the Gram of `features.ntk_features`.
+    Gradients are taken in the standard parameterisation (w.r.t. u, c, v, d themselves). For the
+    normal initialisation (u, c ~ N(0, 1/3), v ~ N(0, 1/(3h))) its expectation over the network is
+    exactly E K̂ = 3(Θ − Σ) + h(3Σ − 1) + 1, with (Σ, Θ) = `mtl_ntk.relu_kernels` of depth 2,
+    σ_w² = σ_b² = 1/3 (the init variances) at inputs x (d = 1): Σ_j a_j a'_j contributes
+    h(Σ − σ_b²)/σ_w², the first-layer gradients 3(Θ − Σ) (tested).
     """
     (g1, a1), (g2, a2) = _parts(net, x1), _parts(net, x2)
     gg = (g1 * net.v**2) @ np.swapaxes(g2, -1, -2)
@@ -182,95 +210,141 @@ def _loss(abc: np.ndarray, alpha: np.ndarray, K: int) -> np.ndarray:
     return abc[:, 0] - 2 * cs * abc[:, 1] + cs**2 * abc[:, 2]
 
 
-@register
-class Fig2(AbstractExperiment):
-    """Fig. 2: test loss vs α for NTK quadratic regression, with α*_est (H.15) and Eq. 3.3."""
+@dataclasses.dataclass(frozen=True)
+class Fig2Panel:
+    """One panel (init, K, N) of Fig. 2 (one seed).
 
-    id = "zou2022.fig2"
-    title = "Over-parameterised quadratic regression (NTK): test loss vs α and α* estimates"
-    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 2 / H.2"
-    Config = Fig2Config
-    presets = {
+    Attributes:
+        abc: (n_test, 3) per test task (A, B, C) of the query MSE A − 2cB + c²C after one step of
+            size c = 2α/K on the support points (exactly quadratic in α).
+        alpha_opt: exact argmin of the mean test loss, K ΣB / (2 ΣC).
+        alpha_est: H.15, 1/(2NK σ̃²), σ̃² the variance of the entries of Ψ_all.
+        alpha_plugin: Eq. 3.3 plug-in in kernel form from the training tasks.
+        psi_var: σ̃².
+    """
+
+    abc: np.ndarray
+    alpha_opt: float
+    alpha_est: float
+    alpha_plugin: float
+    psi_var: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig2Result:
+    """One seed of Fig. 2; the α grid comes from the config.
+
+    Attributes:
+        panel: panel name (init_K_N) -> its result.
+    """
+
+    panel: dict[str, Fig2Panel]
+
+
+fig2_study = Study(
+    "zou2022.fig2",
+    title="Over-parameterised quadratic regression (NTK): test loss vs α and α* estimates",
+    paper=PAPER,
+    config=Fig2Config,
+    presets={
         "quick": {"width": 1000, "n_test": 300, "alpha_min": -3e-3, "alpha_max": 7e-3},
         "paper": {},
-    }
-    cost = {"quick": "~15 s", "paper": "~2.5 min"}
+    },
+    cost={"quick": "~15 s", "paper": "~2.5 min"},
+)
 
-    def run(self, config: Fig2Config, key) -> Result:
-        rng = _rng(key)
-        alpha = np.linspace(config.alpha_min, config.alpha_max, config.n_alpha)
-        arrays, scalars = {"alpha": alpha}, {}
-        for name, (init, K, N) in _FIG2_PANELS.items():
-            out = _panel(rng, config, init, K, N)
-            abc = out["abc"]
-            opt = K * abc[:, 1].sum() / (2 * abc[:, 2].sum())  # exact argmin of the mean loss
-            at = {"opt": opt, "est": out["alpha_est"], "plugin": out["alpha_plugin"], "0": 0.0}
-            L = _loss(abc, np.array(list(at.values())), K)
-            arrays[f"loss_{name}"] = _loss(abc, alpha, K)
-            arrays[f"loss_at_{name}"] = L  # rows: opt, est, plugin, 0 (per test task)
-            arrays[f"abc_{name}"] = abc
-            scalars |= {f"alpha_{k}_{name}": v for k, v in at.items() if k != "0"}
-            scalars[f"psi_var_{name}"] = out["psi_var"]
-        meta = {
-            "alpha_true_definition": "(ii) exact argmin of the mean test loss on fresh tasks "
-            "(the loss is quadratic in alpha once the initialisation is fixed)",
-            "alpha_est": "H.15: 1/(2 N K var(Psi_all entries))",
-            "alpha_plugin": "Eq. 3.3 plug-in in kernel form from the training tasks",
-            "loss_at_rows": ["opt", "est", "plugin", "alpha=0"],
-            "tasks": "p=1, w~N(0,nu^2), b~N(0,sigma^2), x~N(0,1), y=(xw+b)^2+sigma*eps",
-            "model": "1-hidden-layer ReLU MLP, width h (3h+1 params), linearised at init",
-            "convention": "plain MSE, step 2alpha/K on the K support points",
-        }
-        return Result(arrays=arrays, scalars=scalars, meta=meta)
 
-    def plot(self, result: Result):
-        from metagrad.report.plotting import new_figure, sim_errorbar
+@fig2_study.run
+def fig2_run(config: Fig2Config, *, key) -> Fig2Result:
+    """Per-test-task loss coefficients and the α estimates of the four panels of Fig. 2."""
+    rng = _rng(key)
+    out = {}
+    for name, (init, K, N) in _FIG2_PANELS.items():
+        p = _panel(rng, config, init, K, N)
+        abc = p["abc"]
+        opt = K * abc[:, 1].sum() / (2 * abc[:, 2].sum())  # exact argmin of the mean loss
+        out[name] = Fig2Panel(
+            abc=abc,
+            alpha_opt=float(opt),
+            alpha_est=float(p["alpha_est"]),
+            alpha_plugin=p["alpha_plugin"],
+            psi_var=p["psi_var"],
+        )
+    return Fig2Result(panel=out)
 
-        fig, ax = new_figure(len(_FIG2_PANELS))
-        a, s = result.arrays["alpha"], result.scalars
-        for i, name in enumerate(_FIG2_PANELS):
-            L = result.arrays[f"loss_{name}"]
-            ci = 1.96 * L.std(1) / np.sqrt(L.shape[1])
-            sim_errorbar(ax[0, i], a, L.mean(1), ci, label="test loss (95% CI)")
-            for k, col in (("est", "r"), ("plugin", "m")):
-                ax[0, i].axvline(s[f"alpha_{k}_{name}"], color=col, linestyle="--", label=k)
-            ax[0, i].set(xlim=(a[0], a[-1]), xlabel="α", ylabel="test loss", title=name)
-        ax[0, 0].legend(fontsize=7)
-        return {"fig2": fig}
 
-    def checks(self, result: Result):
-        out = []
-        for name in _FIG2_PANELS:
-            opt, est, plug, zero = result.arrays[f"loss_at_{name}"].mean(1)
-            B = result.arrays[f"abc_{name}"][:, 1]
-            z = B.mean() / (B.std() / np.sqrt(B.size))
-            out.append(
-                check_true(
-                    f"{name}: the optimal α is positive",
-                    bool(z > 3),
-                    float(z),
-                    "dL/dα(0) < 0 by > 3 SE over test tasks (one-sided sign test)",
-                    "Fig. 2; the loss is quadratic in α, A − 2cB + c²C with c = 2α/K, so the "
-                    "optimum is positive iff mean B > 0",
-                )
+def _fig2_abc(res: Seeds[Fig2Result], name: str) -> np.ndarray:
+    """(n_seeds · n_test, 3) coefficients of every test task of every seed."""
+    return np.asarray(res.values.panel[name].abc).reshape(-1, 3)
+
+
+@fig2_study.plot(
+    "zou2022.fig2", "Over-parameterised quadratic regression (NTK): test loss vs α and α* estimates"
+)
+def fig2_plot(config: Fig2Config, res: Seeds[Fig2Result]) -> dict:
+    """One panel per (init, K, N): test loss vs α (95% CI over test tasks) and the estimates."""
+    from metagrad.plotting import new_figure, sim_errorbar
+
+    fig, ax = new_figure(len(_FIG2_PANELS))
+    a = config.alpha
+    for i, (name, (init, K, N)) in enumerate(_FIG2_PANELS.items()):
+        r = res.mean.panel[name]
+        L = _loss(_fig2_abc(res, name), a, K)
+        ci = 1.96 * L.std(1) / np.sqrt(L.shape[1])
+        sim_errorbar(ax[0, i], a, L.mean(1), ci, label="test loss (95% CI)")
+        ax[0, i].axvline(r.alpha_opt, color="k", linestyle=":", label="exact optimum")
+        ax[0, i].axvline(r.alpha_plugin, color="m", linestyle="--", label="Eq. 3.3 (kernel form)")
+        if a[0] <= r.alpha_est <= a[-1]:
+            ax[0, i].axvline(r.alpha_est, color="r", linestyle="--", label="H.15 α*_est")
+        ax[0, i].set(xlim=(a[0], a[-1]), xlabel="α", ylabel="test loss")
+        ax[0, i].set_title(
+            f"{init} init, K={K}, N={N}\nH.15 α*_est = {r.alpha_est:.2g}", fontsize=8
+        )
+        ax[0, i].ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        ax[0, i].legend(fontsize=6)
+    fig.tight_layout()
+    return {"fig2": fig}
+
+
+@fig2_study.claims("zou2022.fig2")
+def fig2_claims(config: Fig2Config, res: Seeds[Fig2Result]) -> list[Check]:
+    """Positive optimum (one-sided sign test) and the kernel-form Eq. 3.3 estimate beats α = 0."""
+    out = []
+    for name, (_, K, _) in _FIG2_PANELS.items():
+        r, abc = res.mean.panel[name], _fig2_abc(res, name)
+        at = np.array([r.alpha_opt, r.alpha_est, r.alpha_plugin, 0.0])
+        opt, est, plug, zero = _loss(abc, at, K).mean(1)
+        B = abc[:, 1]
+        z = B.mean() / (B.std() / np.sqrt(B.size))
+        out.append(
+            check_true(
+                f"{name}: the optimal α is positive",
+                bool(z > 3),
+                float(z),
+                "dL/dα(0) < 0 by > 3 SE over test tasks (one-sided sign test)",
+                "Fig. 2; the loss is quadratic in α, A − 2cB + c²C with c = 2α/K, so the "
+                "optimum is positive iff mean B > 0",
             )
-            out.append(
-                check_true(
-                    f"{name}: the Eq. 3.3 kernel-form estimate beats α=0",
-                    bool(plug < zero),
-                    [float(plug), float(opt), float(zero)],
-                    "loss(α̂) < loss(0) (loss at α̂, optimum, α=0)",
-                    "for a quadratic this holds iff 0 < α̂/α_opt < 2 (inside the basin). The "
-                    "paper's H.15 α*_est (alpha_est_*) fails this at width 10,000: it is ~d/(NK) "
-                    "times too large (docs/zou2022.md)",
-                )
+        )
+        out.append(
+            check_true(
+                f"{name}: the Eq. 3.3 kernel-form estimate beats α=0",
+                bool(plug < zero),
+                [float(plug), float(opt), float(zero)],
+                "loss(α̂) < loss(0) (loss at α̂, optimum, α=0)",
+                "for a quadratic this holds iff 0 < α̂/α_opt < 2 (inside the basin). The "
+                "paper's H.15 α*_est (alpha_est) fails this at width 10,000: it is ~d/(NK) "
+                "times too large (docs/zou2022.md#fig2)",
             )
-        return out
+        )
+    return out
 
 
 # ---------------------------------------------------------------- Fig 4b: α*_lim vs σ², NTK features
 @dataclasses.dataclass(frozen=True)
 class Fig4bConfig(ExperimentConfig):
+    """Fig. 4b: task size, network width, the σ² grid and the tasks per point."""
+
     K: int = param(15, "points per task (not given for Fig. 4b; Fig. 4a/9 use 15)", ge=1)
     width: int = param(10_240, "hidden width of the 2-layer ReLU MLP", ge=1)
     var_max: float = param(30.0, "largest data variance σ²", gt=0)
@@ -288,56 +362,51 @@ def _alpha_lim_ntk(net: _Net, x: np.ndarray) -> tuple[float, float]:
     return float(alpha), float(np.trace(Kb, axis1=1, axis2=2).mean() / K)
 
 
-@register
-class Fig4b(AbstractExperiment):
-    """Fig. 4b: α*_lim vs the data variance with NTK features (uniform init), N and U data."""
+fig4b_study = Study(
+    "zou2022.fig4b",
+    title="α*_lim vs the variance of D(x), NTK features of a 2-layer ReLU MLP",
+    paper=PAPER,
+    config=Fig4bConfig,
+    presets={"quick": {"width": 1024, "n_var": 6}, "paper": {}},
+    cost={"quick": "~1 s", "paper": "~2 min"},
+)
 
-    id = "zou2022.fig4b"
-    title = "α*_lim vs the variance of D(x), NTK features of a 2-layer ReLU MLP"
-    paper = "Zou, Liu, Li 2022, ICLR (seeds/003), Fig. 4b"
-    Config = Fig4bConfig
-    presets = {"quick": {"width": 1024, "n_var": 6}, "paper": {}}
-    cost = {"quick": "~1 s", "paper": "~2 min"}
+_FIG4B_DISTS = ("normal", "uniform")
 
-    def run(self, config: Fig4bConfig, key) -> Result:
-        from metagrad.experiments.zou2022._common import _draw_x
 
-        rng = _rng(key)
-        net = _init_net(rng, config.width, "uniform")
-        var = np.linspace(config.var_max / config.n_var, config.var_max, config.n_var)
-        arrays = {"var": var}
-        for dist in ("normal", "uniform"):
-            res = [
-                _alpha_lim_ntk(net, _draw_x(rng, dist, v, (config.n_tasks, config.K))) for v in var
-            ]
-            arrays[f"alpha_{dist}"], arrays[f"feature_m2_{dist}"] = np.array(res).T
-        meta = {"method": "Eq. 3.3 plug-in K Σtr K_i² / (2 Σtr K_i³), explicit NTK Grams"}
-        return Result(arrays=arrays, meta=meta)
+@fig4b_study.run
+def fig4b_run(config: Fig4bConfig, *, key) -> AlphaVsVarianceResult:
+    """Eq. 3.3 plug-in from explicit per-task NTK Grams along σ², N and U data (Fig. 4b)."""
+    rng = _rng(key)
+    net = _init_net(rng, config.width, "uniform")
+    alphas, m2s = {}, {}
+    for dist in _FIG4B_DISTS:
+        res = [
+            _alpha_lim_ntk(net, _draw_x(rng, dist, v, (config.n_tasks, config.K)))
+            for v in _var_grid(config.var_max, config.n_var)
+        ]
+        alphas[dist], m2s[dist] = np.array(res).T
+    return AlphaVsVarianceResult(alpha=alphas, feature_m2=m2s)
 
-    def plot(self, result: Result):
-        from metagrad.report.plotting import new_figure, sim_errorbar
 
-        fig, ax = new_figure(2)
-        for dist in ("normal", "uniform"):
-            a = result.arrays[f"alpha_{dist}"]
-            sim_errorbar(ax[0, 0], result.arrays["var"], a, label=dist)
-            sim_errorbar(ax[0, 1], result.arrays[f"feature_m2_{dist}"], a, label=dist)
-        ax[0, 0].set(xlabel="σ² of D(x)", ylabel="α*_lim")
-        ax[0, 1].set(xlabel="E‖ψ(x)‖² (feature variance)", ylabel="α*_lim")
-        ax[0, 0].legend()
-        return {"fig4b": fig}
+@fig4b_study.plot(
+    "zou2022.fig4b", "α*_lim vs the variance of D(x), NTK features of a 2-layer ReLU MLP"
+)
+def fig4b_plot(config: Fig4bConfig, res: Seeds[AlphaVsVarianceResult]) -> dict:
+    """α*_lim vs σ² and vs E‖ψ‖², with the range of the paper's curves (0 to 2e-4) marked."""
+    var = _var_grid(config.var_max, config.n_var)
+    paper = (0.0, 2e-4, "paper's curves: ≈ 2e-4 falling to 0")
+    return {"fig4b": _plot_alpha_vs_variance(var, res.mean, "ψ", paper)}
 
-    def checks(self, result: Result):
-        out = []
-        for dist in ("normal", "uniform"):
-            a = result.arrays[f"alpha_{dist}"]
-            out.append(
-                check_true(
-                    f"{dist}: α*_lim decreases as σ² grows",
-                    bool(np.all(np.diff(a) < 0)),
-                    a.tolist(),
-                    "strictly decreasing",
-                    "Fig. 4b (NTK features): α*_lim falls toward 0 as σ² grows",
-                )
-            )
-        return out
+
+@fig4b_study.claims("zou2022.fig4b")
+def fig4b_claims(config: Fig4bConfig, res: Seeds[AlphaVsVarianceResult]) -> list[Check]:
+    """Fig. 4b: α*_lim falls as σ² grows, for N and U data."""
+    return [
+        _decreasing(
+            f"{dist}: α*_lim decreases as σ² grows",
+            res.mean.alpha[dist],
+            "Fig. 4b (NTK features): α*_lim falls toward 0 as σ² grows",
+        )
+        for dist in _FIG4B_DISTS
+    ]

@@ -1,4 +1,4 @@
-"""Bernacchia 2021 (seeds/001), Fig. 5: second-order MAML on a ReLU network, nonlinear tasks.
+"""Bernacchia 2021, Fig. 5: second-order MAML on a ReLU network, nonlinear tasks.
 
 Sec. 5.4: tasks y = (wᵀx + b)² + z; a 2-hidden-layer ReLU MLP (p → width → width → 1, weights
 N(0, 1/fan_in), biases 0) is meta-trained by full-batch gradient descent on m fixed tasks,
@@ -8,11 +8,13 @@ loss is plotted against α_t (mean ± standard error over seeds). No theory exis
 
 Within a seed, every α_t uses the same initial network, meta-training tasks and test tasks
 (common random numbers), so differences between α_t are paired; seeds are independent.
+Conventions and the quick-scale deviation: see docs/bernacchia2021.md#fig-5.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -21,19 +23,20 @@ import numpy as np
 import optax
 
 from metagrad.algorithms import LOSSES, init_meta_state, maml, meta_step
-from metagrad.experiments._base import AbstractExperiment, Result, check_close, check_true, register
 from metagrad.experiments._config import ConfigError, ExperimentConfig, param
+from metagrad.experiments._result import Seeds
+from metagrad.experiments._study import Check, Study, check_close, check_true
 from metagrad.models import MLP
 from metagrad.tasks import Task, sample_quadratic_tasks
 
-__all__ = ["Fig5", "Fig5Config"]
+__all__ = ["Fig5Config", "Fig5Result", "Fig5Summary", "study", "summarize"]
 
 PAPER_OPTIMUM = -0.0075  # Bernacchia 2021, Sec. 5.4 (text)
 
 
 @dataclasses.dataclass(frozen=True)
 class Fig5Config(ExperimentConfig):
-    """Configuration of `bernacchia2021.fig5`; defaults are the paper's (spec A5, A10)."""
+    """Configuration of `bernacchia2021.fig5`; defaults are the paper's (Sec. 5.4, Fig. 5)."""
 
     p: int = param(60, "input dimension", ge=1)
     n_t: int = param(30, "training points per meta-training task", ge=1)
@@ -58,6 +61,7 @@ class Fig5Config(ExperimentConfig):
     )
 
     def check(self) -> None:
+        """The α_t range is (lo, hi); test tasks split into whole chunks."""
         r = self.alpha_t_range
         if len(r) != 2 or not r[0] < r[1]:
             raise ConfigError(f"alpha_t_range={r} must be (lo, hi) with lo < hi.")
@@ -67,11 +71,43 @@ class Fig5Config(ExperimentConfig):
                 f"test_chunk={self.test_chunk}."
             )
 
+    @property
+    def alpha_t_grid(self) -> np.ndarray:
+        """(n_grid,) the α_t sweep."""
+        return np.linspace(*self.alpha_t_range, self.n_grid)
+
+    @property
+    def paper_network(self) -> bool:
+        """True at the paper's network, rates and training length (where its claims apply).
+
+        The loss convention is not among the keys: the paper does not state it
+        (docs/bernacchia2021.md#fig-5), so its claims are checked under either convention.
+        """
+        paper = Fig5Config()
+        keys = ("p", "width", "depth", "outer_lr", "outer_steps", "alpha_r", "m", "n_v")
+        return all(getattr(self, k) == getattr(paper, k) for k in keys)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig5Result:
+    """One seed of the study (a study seed holds `n_seeds` independent training seeds).
+
+    Attributes:
+        test_loss: (n_seeds, n_grid) average test loss after adaptation, per training seed and
+            α_t of ``config.alpha_t_grid``; NaN where that seed's meta-training or test loss is
+            not finite (diverged).
+        train_loss: (n_seeds, n_grid) final meta-training (outer) loss; NaN where not finite.
+    """
+
+    test_loss: np.ndarray
+    train_loss: np.ndarray
+    nan_ok: ClassVar[tuple[str, ...]] = ("test_loss", "train_loss")
+
 
 def meta_train_fixed(
     model: MLP, tasks: Task, alpha_t: jax.Array, cfg: Fig5Config
 ) -> tuple[MLP, jax.Array]:
-    """Full-batch outer gradient descent on fixed tasks through one inner step (Eq. 1, 3).
+    """Full-batch outer gradient descent on fixed tasks through one inner step (Eqs. 1, 3).
 
     Returns the meta-trained network and the outer (meta-training) loss after each step,
     `[outer_steps]`; a non-finite loss marks divergence.
@@ -95,7 +131,7 @@ def adapted_test_loss(model: MLP, tasks: Task, cfg: Fig5Config) -> jax.Array:
 
 
 def _seed_curve(key: jax.Array, alpha_t: jax.Array, cfg: Fig5Config):
-    """(test loss, final meta-training loss), each `[n_grid]`, for one seed."""
+    """(test loss, final meta-training loss), each `[n_grid]`, for one training seed."""
     k_init, k_train, k_test = jr.split(key, 3)
     model = MLP(cfg.p, 1, cfg.width, cfg.depth, dtype=jnp.float64, init="normal", key=k_init)
     sample = dict(p=cfg.p, nu=cfg.nu, sigma=cfg.sigma)
@@ -115,50 +151,49 @@ def _seed_curve(key: jax.Array, alpha_t: jax.Array, cfg: Fig5Config):
 _seed_curve_jit = jax.jit(_seed_curve, static_argnums=2)
 
 
-def _is_paper_network(cfg: Fig5Config) -> bool:
-    """True at the paper's network, rates and training length (where its claims apply).
+@dataclasses.dataclass(frozen=True)
+class Fig5Summary:
+    """Derived from the per-seed curves of all study seeds pooled.
 
-    The loss convention is not among the keys: the paper does not state it (spec A2), so its claims
-    are checked under either convention.
+    Attributes:
+        test_loss: (n_grid,) mean test loss over training seeds (NaN at diverged points).
+        test_loss_se: (n_grid,) its standard error over training seeds.
+        diverged: (n_grid,) True where any seed's meta-training or test loss is not finite.
+        best_alpha_t: the grid α_t of the lowest mean test loss (NaN when every point diverged).
+        loss_at_zero_minus_best: mean paired difference, loss at the grid α_t closest to 0 minus
+            at `best_alpha_t`.
+        loss_at_zero_minus_best_se: its standard error over training seeds.
+        n_seeds: training seeds pooled.
     """
-    paper = Fig5Config()
-    keys = ("p", "width", "depth", "outer_lr", "outer_steps", "alpha_r", "m", "n_v")
-    return all(getattr(cfg, k) == getattr(paper, k) for k in keys)
+
+    test_loss: np.ndarray
+    test_loss_se: np.ndarray
+    diverged: np.ndarray
+    best_alpha_t: float
+    loss_at_zero_minus_best: float
+    loss_at_zero_minus_best_se: float
+    n_seeds: int
 
 
-def run_fig5(cfg: Fig5Config, key: jax.Array) -> Result:
-    """Test loss vs α_t for `n_seeds` seeds; diverged points (any non-finite seed) are NaN."""
-    alpha_t = np.linspace(*cfg.alpha_t_range, cfg.n_grid)
-    outs = [_seed_curve_jit(k, jnp.asarray(alpha_t), cfg) for k in jr.split(key, cfg.n_seeds)]
-    test, train = (np.stack([np.asarray(o[i]) for o in outs]) for i in (0, 1))
+def summarize(cfg: Fig5Config, res: Seeds[Fig5Result]) -> Fig5Summary:
+    """Mean, SE, divergence and best α_t over all training seeds of all study seeds."""
+    alpha_t = cfg.alpha_t_grid
+    test = np.asarray(res.values.test_loss).reshape(-1, cfg.n_grid)
+    train = np.asarray(res.values.train_loss).reshape(-1, cfg.n_grid)
+    n = test.shape[0]
     diverged = ~(np.isfinite(test) & np.isfinite(train)).all(axis=0)
     test = np.where(diverged[None], np.nan, test)
-    mean, se = test.mean(0), test.std(0, ddof=1) / np.sqrt(cfg.n_seeds)
+    mean, se = test.mean(0), test.std(0, ddof=1) / np.sqrt(n)
     best = int(np.nanargmin(mean)) if not diverged.all() else 0
-    zero = int(np.argmin(np.abs(alpha_t)))
-    paired = test[:, zero] - test[:, best]
-    return Result(
-        arrays={
-            "alpha_t": alpha_t,
-            "test_loss": mean,
-            "test_loss_se": se,
-            "test_loss_seeds": test,
-            "diverged": diverged.astype(float),
-        },
-        scalars={
-            "best_alpha_t": alpha_t[best] if not diverged.all() else np.nan,
-            "grid_step": alpha_t[1] - alpha_t[0],
-            "loss_at_zero_minus_best": paired.mean(),
-            "loss_at_zero_minus_best_se": paired.std(ddof=1) / np.sqrt(cfg.n_seeds),
-            "n_diverged_points": float(diverged.sum()),
-        },
-        meta={
-            "loss": cfg.loss,
-            "n_seeds": cfg.n_seeds,
-            "paper_network": _is_paper_network(cfg),
-            "diverged_alpha_t": alpha_t[diverged].tolist(),
-        },
-        nan_ok=("test_loss", "test_loss_se", "test_loss_seeds", "best_alpha_t"),
+    paired = test[:, int(np.argmin(np.abs(alpha_t)))] - test[:, best]
+    return Fig5Summary(
+        test_loss=mean,
+        test_loss_se=se,
+        diverged=diverged,
+        best_alpha_t=float(alpha_t[best]) if not diverged.all() else float("nan"),
+        loss_at_zero_minus_best=float(paired.mean()),
+        loss_at_zero_minus_best_se=float(paired.std(ddof=1) / np.sqrt(n)),
+        n_seeds=n,
     )
 
 
@@ -168,70 +203,7 @@ def _divergence_at_ends(diverged: np.ndarray) -> bool:
     return finite.size > 0 and bool(np.all(~diverged[finite[0] : finite[-1] + 1]))
 
 
-def fig5_checks(result: Result) -> list:
-    """Divergence only at large |α_t|; at paper scale: best α_t < 0, near −0.0075 (Sec. 5.4)."""
-    s, diverged = result.scalars, result.arrays["diverged"] > 0
-    out = [
-        check_true(
-            "diverged alpha_t only at the ends of the grid (large |alpha_t|), flagged as NaN",
-            _divergence_at_ends(diverged),
-            result.meta["diverged_alpha_t"],
-            "contiguous at the grid ends",
-            "a point diverges when any seed's meta-training or test loss is non-finite",
-        )
-    ]
-    if not result.meta["paper_network"]:  # quick scale: no claim of the paper is checked
-        return out
-    se = s["loss_at_zero_minus_best_se"]
-    return out + [
-        check_true(
-            "best alpha_t < 0",
-            bool(s["best_alpha_t"] < 0),
-            s["best_alpha_t"],
-            "< 0",
-            "argmin over the alpha_t grid of the seed-averaged test loss (finite points only)",
-        ),
-        check_true(
-            "loss at alpha_t=0 above the best (by > 2 paired SE)",
-            bool(s["loss_at_zero_minus_best"] > 2 * se),
-            s["loss_at_zero_minus_best"],
-            f"> 2 SE ({2 * se:.3g})",
-            f"SE of the per-seed paired difference over {result.meta['n_seeds']} seeds",
-        ),
-        check_close(
-            "best alpha_t = -0.0075 (paper, Sec. 5.4)",
-            s["best_alpha_t"],
-            PAPER_OPTIMUM,
-            atol=s["grid_step"],
-            note="tolerance = one grid step of the alpha_t sweep",
-        ),
-    ]
-
-
-def plot_fig5(result: Result):
-    """Test loss vs α_t with standard errors over seeds; diverged α_t marked, not plotted."""
-    from metagrad.report.plotting import new_figure, sim_errorbar
-
-    a = result.arrays
-    fig, ax = new_figure(1)
-    ok = a["diverged"] == 0
-    sim_errorbar(
-        ax[0, 0],
-        a["alpha_t"][ok],
-        a["test_loss"][ok],
-        a["test_loss_se"][ok],
-        label="MAML, ReLU net",
-    )
-    for x in a["alpha_t"][~ok]:
-        ax[0, 0].axvline(x, color="red", ls=":", lw=1)
-    ax[0, 0].axvline(result.scalars["best_alpha_t"], color="gray", ls="--", lw=1, label="best α_t")
-    ax[0, 0].set(xlabel="α_t", ylabel="average test loss", title="fig5 (nonlinear regression)")
-    ax[0, 0].legend(title=f"diverged (red): {int((~ok).sum())}")
-    fig.tight_layout()
-    return {"panels": fig}
-
-
-# Quick scale (seconds): no claim of the paper is checked (see docs/bernacchia2021.md). A
+# Quick scale (seconds): see docs/bernacchia2021.md#fig-5 for why no paper claim is checked. A
 # width-20 network has a much smaller neural tangent kernel, so the outer rate and both inner
 # rates are scaled up, and the alpha_t range reaches the rates where the inner step diverges.
 _QUICK = {
@@ -245,23 +217,84 @@ _QUICK = {
     "n_test_tasks": 100,
 }
 
+study = Study(
+    "bernacchia2021.fig5",
+    title="Nonlinear regression, 2-layer ReLU net, 2nd-order MAML vs alpha_t",
+    paper="Bernacchia 2021, ICLR",
+    config=Fig5Config,
+    presets={"quick": _QUICK, "paper": {}},
+    cost={"quick": "~8 s", "paper": "~4.5 h (measured 18.5 ms per alpha_t-step)"},
+)
 
-@register
-class Fig5(AbstractExperiment):
-    """Second-order MAML on a ReLU network, y = (wᵀx + b)² + z (Bernacchia 2021, Fig. 5)."""
 
-    id = "bernacchia2021.fig5"
-    title = "Nonlinear regression, 2-layer ReLU net, 2nd-order MAML vs alpha_t"
-    paper = "Bernacchia 2021, ICLR (seeds/001)"
-    Config = Fig5Config
-    presets = {"quick": _QUICK, "paper": {}}
-    cost = {"quick": "~8 s", "paper": "~4.5 h (measured 18.5 ms per alpha_t-step)"}
+@study.run
+def run(config: Fig5Config, *, key: Any) -> Fig5Result:
+    """Test and final meta-training loss vs α_t for `n_seeds` training seeds."""
+    alpha_t = jnp.asarray(config.alpha_t_grid)
+    outs = [_seed_curve_jit(k, alpha_t, config) for k in jr.split(key, config.n_seeds)]
+    test, train = (np.stack([np.asarray(o[i]) for o in outs]) for i in (0, 1))
+    ok = np.isfinite(test) & np.isfinite(train)
+    return Fig5Result(test_loss=np.where(ok, test, np.nan), train_loss=np.where(ok, train, np.nan))
 
-    def run(self, config: Fig5Config, key) -> Result:
-        return run_fig5(config, key)
 
-    def plot(self, result: Result):
-        return plot_fig5(result)
+@study.plot(
+    "bernacchia2021.fig5", "Nonlinear regression, 2-layer ReLU net, 2nd-order MAML vs alpha_t"
+)
+def plot(config: Fig5Config, res: Seeds[Fig5Result]) -> dict[str, Any]:
+    """Test loss vs α_t with standard errors over seeds; diverged α_t marked, not plotted."""
+    from metagrad.plotting import new_figure, sim_errorbar
 
-    def checks(self, result: Result):
-        return fig5_checks(result)
+    s, alpha_t = summarize(config, res), config.alpha_t_grid
+    fig, ax = new_figure(1, width=5.0, height=3.6)
+    ok = ~s.diverged
+    sim_errorbar(ax[0, 0], alpha_t[ok], s.test_loss[ok], s.test_loss_se[ok], label="MAML, ReLU net")
+    for i, x in enumerate(alpha_t[~ok]):
+        ax[0, 0].axvline(x, color="red", ls=":", lw=1, label="diverged" if i == 0 else None)
+    ax[0, 0].axvline(s.best_alpha_t, color="gray", ls="--", lw=1, label="best α_t")
+    if config.alpha_t_range[0] <= PAPER_OPTIMUM <= config.alpha_t_range[1]:
+        ax[0, 0].axvline(PAPER_OPTIMUM, color="green", ls="-.", lw=1, label="paper: −0.0075")
+    ax[0, 0].set(xlabel="α_t", ylabel="average test loss", title="fig5 (nonlinear regression)")
+    ax[0, 0].legend(fontsize="small")
+    fig.tight_layout()
+    return {"panels": fig}
+
+
+@study.claims("bernacchia2021.fig5")
+def claims(config: Fig5Config, res: Seeds[Fig5Result]) -> list[Check]:
+    """Divergence only at large |α_t|; at paper scale: best α_t < 0, near −0.0075 (Sec. 5.4)."""
+    s, alpha_t = summarize(config, res), config.alpha_t_grid
+    out = [
+        check_true(
+            "diverged alpha_t only at the ends of the grid (large |alpha_t|), flagged as NaN",
+            _divergence_at_ends(s.diverged),
+            alpha_t[s.diverged].tolist(),
+            "contiguous at the grid ends",
+            "a point diverges when any seed's meta-training or test loss is non-finite",
+        )
+    ]
+    if not config.paper_network:  # quick scale: no claim of the paper is checked
+        return out
+    se = s.loss_at_zero_minus_best_se
+    return out + [
+        check_true(
+            "best alpha_t < 0",
+            bool(s.best_alpha_t < 0),
+            s.best_alpha_t,
+            "< 0",
+            "argmin over the alpha_t grid of the seed-averaged test loss (finite points only)",
+        ),
+        check_true(
+            "loss at alpha_t=0 above the best (by > 2 paired SE)",
+            bool(s.loss_at_zero_minus_best > 2 * se),
+            s.loss_at_zero_minus_best,
+            f"> 2 SE ({2 * se:.3g})",
+            f"SE of the per-seed paired difference over {s.n_seeds} seeds",
+        ),
+        check_close(
+            "best alpha_t = -0.0075 (paper, Sec. 5.4)",
+            s.best_alpha_t,
+            PAPER_OPTIMUM,
+            atol=float(alpha_t[1] - alpha_t[0]),
+            note="tolerance = one grid step of the alpha_t sweep",
+        ),
+    ]

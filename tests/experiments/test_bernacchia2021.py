@@ -1,0 +1,97 @@
+"""bernacchia2021 linear studies: named configs, and claims computed for the config that was run."""
+
+import dataclasses
+
+import jax.random as jr
+import numpy as np
+import pytest
+
+from metagrad.experiments import ConfigError, get_study, merge_seeds
+from metagrad.experiments import bernacchia2021 as B
+
+FIGS = {
+    "fig2": B.Fig2Config,
+    "fig3": B.Fig3Config,
+    "fig4": B.Fig4Config,
+    "fig6a": B.Fig6aConfig,
+    "fig6b": B.Fig6bConfig,
+    "fig6c": B.Fig6cConfig,
+    "fig6d": B.Fig6dConfig,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGS))
+def test_each_figure_has_its_named_config(name):
+    st = get_study(f"bernacchia2021.{name}")
+    assert st.Config is FIGS[name]
+    assert isinstance(st.config("paper"), FIGS[name])
+    with pytest.raises(ConfigError, match=FIGS[name].__name__):
+        st.config("quick", ["not_a_key=1"])
+
+
+def test_paper_parameters_of_each_figure():
+    assert (B.Fig2Config().p, B.Fig2Config().n_v, B.Fig2Config().m) == (60, 2, 3)
+    f3 = B.Fig3Config()
+    assert (f3.p, f3.n_t, f3.n_v, f3.n_r, f3.m, f3.sigma, f3.nu) == (30, 5, 25, 10, 40, 0.2, 0.2)
+    assert B.Fig4Config().covariance == "wishart" and B.Fig4Config().n_runs == 500
+    nvm = {k: FIGS[k]().n_v * FIGS[k]().m for k in ("fig6a", "fig6b", "fig6c", "fig6d")}
+    assert nvm == {"fig6a": 2, "fig6b": 25, "fig6c": 100, "fig6d": 400}
+    assert all(FIGS[k]().w0 == 0.1 and FIGS[k]().p == 50 for k in nvm)
+    # the field docs and ranges are those of the base config
+    meta = {f.name: f.metadata for f in dataclasses.fields(B.LinearMAMLConfig)}
+    assert all(f.metadata == meta[f.name] for f in dataclasses.fields(B.Fig3Config))
+    with pytest.raises(ConfigError, match="p="):
+        B.Fig3Config.build({"p": 0})
+
+
+def _fake_result(key, cfg, alpha_r_star):
+    """A LinearResult with random positive losses and the given optimal alpha_r."""
+    ks = jr.split(key, 8)
+    n = cfg.n_grid
+
+    def pos(k, shape, lo=1.0, hi=2.0):
+        return np.asarray(jr.uniform(k, shape, minval=lo, maxval=hi))
+
+    panel = lambda k: B.Panel(  # noqa: E731
+        pos(k, (n,)),
+        pos(jr.fold_in(k, 1), (n,), 1e-3, 2e-3),
+        pos(jr.fold_in(k, 2), (B.N_FINE,)),
+        pos(jr.fold_in(k, 3), (n,)),
+    )
+    return B.LinearResult(
+        a=panel(ks[0]),
+        b=panel(ks[1]),
+        sampled_diff=None,
+        sampled_diff_se=None,
+        theory_argmin_alpha_t=-float(pos(ks[2], ())),
+        theory_argmin_alpha_r=alpha_r_star,
+        mc_argmin_alpha_t=-float(pos(ks[3], ())),
+        mc_argmin_alpha_r=alpha_r_star,
+        mc_at_zero_minus_min=float(pos(ks[4], ())),
+        mc_at_zero_minus_min_se=1e-3,
+    )
+
+
+def test_alpha_r_bound_uses_the_config_that_was_run(getkey):
+    """The old bug: the bound 1/(1+(p+1)/n_r) came from the defaults, not from `--set p=.. n_r=..`."""
+    st = get_study("bernacchia2021.fig2")
+    default = st.config("quick")
+    changed = st.config("quick", ["p=30", "n_r=100"])
+    lo, hi = default.alpha_r_bound, changed.alpha_r_bound
+    assert lo == pytest.approx(1 / (1 + 61 / 20)) and hi == pytest.approx(1 / (1 + 31 / 100))
+    # an optimal alpha_r between the two bounds: inside for the run's config, outside for defaults
+    star = float(jr.uniform(getkey(), (), minval=lo + 0.01, maxval=hi - 0.01))
+    seeds = merge_seeds([_fake_result(getkey(), changed, star)])
+    name = "optimal alpha_r in (0, 1/(1+(p+1)/n_r))"
+
+    def verdicts(cfg):
+        return {
+            c.name: c
+            for c in st.figures["bernacchia2021.fig2"].claims(cfg, seeds)
+            if name in c.name
+        }
+
+    ran, defaults = verdicts(changed), verdicts(default)
+    assert len(ran) == 2 and all(c.passed for c in ran.values())
+    assert all(c.target == f"(0, {hi:.4f})" for c in ran.values())
+    assert not any(c.passed for c in defaults.values())  # what the old code would have said

@@ -10,18 +10,19 @@ runner = CliRunner()
 
 
 def test_list_shows_every_experiment():
-    from metagrad.experiments import list_experiments
+    from metagrad.experiments import list_figures
 
-    out = runner.invoke(app, ["list"], env={"COLUMNS": "300"})
+    out = runner.invoke(app, ["list"], env={"COLUMNS": "400"})
     assert out.exit_code == 0, out.output
-    for exp in list_experiments():
-        assert exp.id in out.output
+    for fig in list_figures():
+        assert fig.id in out.output and fig.study.id in out.output
 
 
 def test_show_lists_keys_with_ranges():
     out = runner.invoke(app, ["show", "selfcheck.erf_i2"], env={"COLUMNS": "300"})
     assert out.exit_code == 0, out.output
     assert "n_samples" in out.output and ">= 100" in out.output
+    assert "claims:" in out.output and "5 standard errors" in out.output
 
 
 def test_run_json_then_report(tmp_path):
@@ -49,7 +50,7 @@ def test_run_json_then_report(tmp_path):
     rep = runner.invoke(app, ["report", "--results", res, "--out", str(tmp_path / "rep")])
     assert rep.exit_code == 0, rep.output
     page = (tmp_path / "rep" / "index.html").read_text()
-    assert "selfcheck.erf_i2" in page and "1/1 checks pass" in page
+    assert "selfcheck.erf_i2" in page
     assert list((tmp_path / "rep" / "figures").glob("*.png"))
 
 
@@ -86,3 +87,22 @@ def test_reproduce_selected_ids_writes_report(tmp_path):
     )
     assert out.exit_code == 0, out.output
     assert (tmp_path / "rep" / "index.html").exists()
+
+
+def test_bad_paths_are_clear_errors_before_compute(tmp_path):
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    for results, fragment in [(str(afile), "is a file"), ("", "empty")]:
+        out = runner.invoke(app, ["run", "selfcheck.erf_i2", "--results", results],
+                            env={"COLUMNS": "300"})
+        assert out.exit_code == 2 and fragment in out.output, out.output
+    out = runner.invoke(app, ["run", "selfcheck.erf_i2", "--seed", str(2**63)], env={"COLUMNS": "300"})
+    assert out.exit_code == 2, out.output
+
+
+def test_run_by_study_id_runs_every_figure_of_it(tmp_path):
+    out = runner.invoke(
+        app, ["run", "selfcheck.erf_i2", "--executor", "inline", "--results", str(tmp_path), "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["study"] == "selfcheck.erf_i2"

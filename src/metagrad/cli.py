@@ -31,7 +31,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 ResultsOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option("--results", help="Result store (default $METAGRAD_RESULTS or ./results)."),
 ]
 ExecutorOpt = Annotated[

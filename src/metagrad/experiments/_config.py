@@ -64,8 +64,10 @@ def _check_scalar(name: str, value: Any, meta: Mapping[str, Any]) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    if isinstance(value, float) and math.isnan(value):
-        raise ConfigError(f"{name}=nan is not allowed: expected {_range_text(meta)}.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"{name}={value!r} is not allowed: expected a finite number, {_range_text(meta)}."
+        )
     ok = (
         (meta.get("ge") is None or value >= meta["ge"])
         and (meta.get("gt") is None or value > meta["gt"])

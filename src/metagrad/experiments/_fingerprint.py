@@ -14,30 +14,50 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-from functools import cache
 from pathlib import Path
 
 __all__ = ["code_fingerprint", "module_dependencies"]
 
 
-@cache
 def _spec_origin(name: str) -> str | None:
+    """Source file of module `name`, found on disk from its top-level package (nothing imported
+    but that package)."""
+    top, _, rest = name.partition(".")
     try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError, AttributeError):
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
         return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    return spec.origin
+    if spec is None or not spec.submodule_search_locations:
+        return spec.origin if spec is not None and not rest else None
+    for base in spec.submodule_search_locations:
+        path = Path(base, *rest.split(".")) if rest else Path(base)
+        for cand in (path / "__init__.py", path.with_suffix(".py")):
+            if rest == "" and cand.name != "__init__.py":
+                continue
+            if cand.is_file():
+                return str(cand)
+    return None
 
 
 def _is_package(origin: str) -> bool:
     return Path(origin).name == "__init__.py"
 
 
+_PARSED: dict[tuple[str, int, int], ast.AST] = {}
+
+
+def _parse(origin: str) -> ast.AST:
+    """The module's AST, cached by (path, mtime, size) so that an edited file is parsed again."""
+    st = Path(origin).stat()
+    key = (origin, st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        _PARSED[key] = ast.parse(Path(origin).read_text(), filename=origin)
+    return _PARSED[key]
+
+
 def _imports(name: str, origin: str, top: str) -> set[str]:
     """Module names under `top` imported by the module `name` whose file is `origin`."""
-    tree = ast.parse(Path(origin).read_text(), filename=origin)
+    tree = _parse(origin)
     package = name if _is_package(origin) else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):

@@ -1,0 +1,102 @@
+"""Code fingerprints in the cache key: editing code a study uses invalidates its stored points,
+editing an unrelated module does not (on a fixture package, and on metagrad's own import graph)."""
+
+import dataclasses
+import importlib
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from metagrad.experiments import code_fingerprint
+from metagrad.experiments._fingerprint import module_dependencies
+
+
+@pytest.fixture
+def fixture_pkg(tmp_path, monkeypatch):
+    """A package `fxpkg` whose study module imports a helper (relative and absolute imports)."""
+    root = tmp_path / "fxpkg"
+    (root / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "sub/__init__.py": "",
+        "helper.py": "def f(x):\n    return 2 * x\n",
+        "sub/deep.py": "C = 3\n",
+        "unrelated.py": "def g():\n    return 1\n",
+        "study_mod.py": "from .helper import f\nfrom fxpkg.sub import deep\nimport numpy\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    yield root
+    for m in [m for m in sys.modules if m == "fxpkg" or m.startswith("fxpkg.")]:
+        del sys.modules[m]
+
+
+def test_dependencies_follow_relative_absolute_and_package_imports(fixture_pkg):
+    deps = set(module_dependencies("fxpkg.study_mod"))
+    assert deps == {"fxpkg", "fxpkg.study_mod", "fxpkg.helper", "fxpkg.sub", "fxpkg.sub.deep"}
+
+
+@pytest.mark.parametrize(
+    ("edited", "changes"),
+    [("helper.py", True), ("sub/deep.py", True), ("study_mod.py", True), ("unrelated.py", False)],
+)
+def test_editing_a_used_module_changes_the_fingerprint(fixture_pkg, edited, changes):
+    before = code_fingerprint("fxpkg.study_mod")
+    path = fixture_pkg / edited
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert (code_fingerprint("fxpkg.study_mod") != before) is changes
+
+
+def test_metagrad_study_depends_on_the_theory_it_uses_only():
+    deps = set(module_dependencies("metagrad.experiments.selfcheck"))
+    assert "metagrad.theory.teacher_student" in deps and "metagrad.theory._ts_integrals" in deps
+    assert "metagrad.theory.negative_lr" not in deps and "metagrad.cli" not in deps
+
+
+def test_edited_code_invalidates_stored_points(fixture_pkg, tmp_path):
+    """End to end: a study defined in the fixture package is recomputed after its helper changes."""
+    (fixture_pkg / "fxstudy.py").write_text(textwrap.dedent('''
+        import dataclasses
+        import numpy as np
+        from metagrad.experiments import ExperimentConfig, Study, param
+        from fxpkg.helper import f
+
+        @dataclasses.dataclass(frozen=True)
+        class Cfg(ExperimentConfig):
+            x: float = param(1.5, "input")
+
+        @dataclasses.dataclass(frozen=True)
+        class Res:
+            y: float
+
+        study = Study("fxpkg.double", title="t", paper="-", config=Cfg,
+                      presets={"quick": {}, "paper": {}}, cost={"quick": "<1 s", "paper": "<1 s"})
+
+        @study.run
+        def run(config, *, key):
+            return Res(float(f(config.x)))
+    '''))
+    from metagrad.sweep import ResultStore, run_study
+
+    mod = importlib.import_module("fxpkg.fxstudy")
+    store = ResultStore(tmp_path / "store")
+    cfg = mod.study.config("quick")
+    first = run_study(mod.study, cfg, store=store, progress=False)
+    assert first.statuses[0]["status"] == "ok" and first.seeds_result.mean.y == 3.0
+    (fixture_pkg / "unrelated.py").write_text("def g():\n    return 2\n")
+    assert run_study(mod.study, cfg, store=store, progress=False).statuses[0]["status"] == "cached"
+    (fixture_pkg / "helper.py").write_text("def f(x):\n    return 3 * x\n")
+    sys.modules.pop("fxpkg.helper")
+    sys.modules.pop("fxpkg.fxstudy")
+    from metagrad.experiments._study import _STUDIES
+
+    _STUDIES.pop("fxpkg.double")
+    mod = importlib.import_module("fxpkg.fxstudy")
+    again = run_study(mod.study, cfg.replace(), store=store, progress=False)
+    assert again.statuses[0]["status"] == "ok" and again.seeds_result.mean.y == 4.5
+    _STUDIES.pop("fxpkg.double")
+    assert np.isfinite(again.seeds_result.mean.y) and dataclasses.is_dataclass(again.seeds_result.mean)

@@ -13,7 +13,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
-__all__ = ["i2", "i3", "i4", "j2", "check_covariance", "integrals"]
+__all__ = ["i2", "i3", "i4", "i4_entries", "j2", "check_covariance", "integrals"]
 
 _TWO_PI = 2.0 / np.pi
 
@@ -129,7 +129,24 @@ def i4(C: ArrayLike, *, k: int | None = None, activation: str = "erf") -> Array:
     cab = C[:k, :k, None, None]
     cac, cad = C[:k, None, :, None], C[:k, None, None, :]
     cbc, cbd = C[None, :k, :, None], C[None, :k, None, :]
-    ccd = C[None, None]
+    return i4_entries(da, db, dc, dd, cab, cac, cad, cbc, cbd, C[None, None])
+
+
+def i4_entries(
+    da: Array,
+    db: Array,
+    dc: Array,
+    dd: Array,
+    cab: Array,
+    cac: Array,
+    cad: Array,
+    cbc: Array,
+    cbd: Array,
+    ccd: Array,
+) -> Array:
+    """The erf I4 of Eq. (37) from its covariance entries (d· = 1 + C··, c·· = C··), broadcasting.
+
+    Used by :func:`i4` (all index tuples of one C) and by the finite-P correction (4×4 blocks)."""
     lam4 = da * db - cab**2
     lam0 = lam4 * ccd - cbc * cbd * da - cac * cad * db + cab * cac * cbd + cab * cad * cbc
     lam1 = lam4 * dc - cbc**2 * da - cac**2 * db + 2 * cab * cac * cbc

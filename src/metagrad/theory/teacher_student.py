@@ -25,6 +25,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from metagrad.theory._ts_finite_p import head_second_moment
 from metagrad.theory._ts_integrals import check_covariance, i2, i3, i4, integrals, j2
 
 __all__ = [
@@ -65,6 +66,8 @@ class TSConfig:
             ``"taylor"`` closure (App. C, Eq. C2).
         paper_literal: use the equations as printed, typos included (diagnosis only; see
             :func:`order_parameter_rhs`).
+        P: training examples per task for the O(1/P) correction (the variance of the adapted
+            head, beyond the paper's closure (32)); None = P → ∞, the paper's theory.
     """
 
     K: int = 3
@@ -87,6 +90,7 @@ class TSConfig:
     ic_seed: int = 0
     paper_literal: bool = False
     closure: str = "exact"
+    P: float | None = None
 
     def __post_init__(self) -> None:
         for name, lo in (("K", 1), ("M", 1), ("record_every", 1)):
@@ -106,6 +110,12 @@ class TSConfig:
             raise ValueError(f"closure={self.closure!r} must be 'exact' or 'taylor'.")
         if self.D not in ("T", "I"):
             raise ValueError(f"D={self.D!r} must be 'T' or 'I'.")
+        if self.P is not None and not self.P >= 1:
+            raise ValueError(f"P={self.P} must be >= 1 (or None for P → ∞).")
+        if self.P is not None and (self.paper_literal or self.closure == "taylor"):
+            raise ValueError(
+                "P: the finite-P correction needs closure='exact', paper_literal=False."
+            )
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(T, D, Q0, R0) as float64 arrays, with the initial-condition perturbation applied."""
@@ -152,12 +162,14 @@ def _cov(Q: Array, R: Array, T: Array, gamma: Array | None, D: Array | None, tay
     return C, slice(K + M, K + 2 * M), slice(K, K + M)
 
 
-def _eps(Q, R, T, eta_w, gamma, D, activation, taylor=False):
+def _eps(Q, R, T, eta_w, gamma, D, activation, taylor=False, inv_P=None, noise=0.0):
     K, M = R.shape
     C, t, _ = _cov(Q, R, T, gamma, D, taylor)
     I2 = i2(C, activation=activation)
     f = I2[:K, t]
     G = f @ f.T
+    if inv_P is not None:  # O(1/P): ⟨w wᵀ⟩ with the head's variance (_ts_finite_p)
+        G = head_second_moment(C, K, t, inv_P=inv_P, noise=noise, activation=activation)
     labels = jnp.trace(I2[t, t])
     if taylor:  # Eq. C2: + (1−γ²) Σ_m D_mm ⟨g'(γy_m)²⟩ from the ΔB term
         labels = labels + (1 - gamma**2) * jnp.sum(
@@ -180,6 +192,8 @@ def meta_generalization_error(
     gamma: float | None = None,
     D: ArrayLike | None = None,
     closure: str = "exact",
+    P: ArrayLike | None = None,
+    noise: ArrayLike = 0.0,
 ) -> Array:
     r"""Meta-generalization error ε_meta of FO-ANIL with one inner step (P → ∞ closure).
 
@@ -196,16 +210,24 @@ def meta_generalization_error(
         gamma: teacher variability in [0, 1], or None (γ = 1 without augmentation).
         D: (M, M) covariance of ΔB^t (default T); used only with ``gamma``.
         closure: ``"exact"`` (spec §6.6) or ``"taylor"`` (the paper's Eq. C2), with ``gamma``.
+        P: training examples per task: with P, G = f fᵀ becomes the exact finite-P second moment
+            of the head, G + (H − G)/P (beyond the paper; see ``_ts_finite_p``). None = P → ∞.
+        noise: output-noise variance of the training labels (enters only with ``P``).
 
     Returns:
         Array of the broadcast leading shape.
     """
+    if P is not None and not np.all(np.asarray(P) >= 1):
+        raise ValueError(f"P={P} must be >= 1 (or None for P → ∞).")
     Q, R, T = (jnp.asarray(a, jnp.float64) for a in (Q, R, T))
     D = T if D is None else jnp.asarray(D, jnp.float64)
 
+    inv_P = None if P is None else 1.0 / jnp.asarray(P, jnp.float64)
+
     def one(q, r, tt, e, dd):
         g = None if gamma is None else gamma
-        return _eps(q, r, tt, e, g, dd, activation, g is not None and closure == "taylor")
+        tay = g is not None and closure == "taylor"
+        return _eps(q, r, tt, e, g, dd, activation, tay, inv_P, noise)
 
     sig = "(k,k),(k,m),(m,m),(),(m,m)->()"
     return jnp.vectorize(one, signature=sig)(Q, R, T, jnp.asarray(eta_w, jnp.float64), D)
@@ -231,7 +253,9 @@ def order_parameter_rhs(
     Args:
         Q: (K, K), R: (K, M), T: (M, M) order parameters (jointly positive semi-definite).
         p: dict with ``eta_J``, ``eta_w``, ``inv_V`` (1/V), ``noise``, ``lam`` and optionally
-            ``gamma`` (None = no teacher variability); scalars, may be traced.
+            ``gamma`` (None = no teacher variability) and ``inv_P`` (1/P: the O(1/P)
+            correction, G → G + (H − G)/P in the O(1) drift; absent = P → ∞); scalars, may be
+            traced.
         activation: ``"erf"`` or ``"linear"``.
         D: (M, M) covariance of ΔB^t (needed with ``gamma``).
         closure: with ``gamma``, ``"exact"`` (spec §6.6) or ``"taylor"``: the paper's first-order
@@ -252,15 +276,21 @@ def order_parameter_rhs(
     I2, I3, I4 = integrals(C, K, activation)
     f = I2[:K, t]
     G = f @ f.T
+    # O(1/P) option (beyond the paper): the O(1) drift is quadratic in w, so ⟨w_i w_k⟩ ∝ G̃ there
+    Gt = (
+        G
+        if "inv_P" not in p
+        else head_second_moment(C, K, t, inv_P=p["inv_P"], noise=p["noise"], activation=activation)
+    )
     a1, a2 = eJ * ew / (K * M), eJ * ew**2 / (K**2 * M)
     lit36 = paper_literal and activation == "erf"
     dR = a1 * jnp.einsum("km,knm->kn", f, I3[:, r, t])
     if lit36:  # literal (36): Σ_im f_in f_km I3(k,n,i) in place of Σ_i G_ik I3(k,n,i)
         dR = dR - a2 * jnp.einsum("in,k,kni->kn", f, f.sum(1), I3[:, r, :K])
     else:
-        dR = dR - a2 * jnp.einsum("ik,kni->kn", G, I3[:, r, :K])
+        dR = dR - a2 * jnp.einsum("ik,kni->kn", Gt, I3[:, r, :K])
     dQ = a1 * jnp.einsum("kn,kln->kl", f, I3[:, :K, t]) - a2 * jnp.einsum(
-        "ik,kli->kl", G, I3[:, :K, :K]
+        "ik,kli->kl", Gt, I3[:, :K, :K]
     )
     # literal (38), second line: f_kn I3(l,k,n) and f_in f_kn I3(l,k,i), i.e. the k-row again
     dQ_lk = _literal_38_second_line(f, G, I3, t, K, a1, a2) if lit36 else dQ.T
@@ -369,7 +399,10 @@ def _solve(
     Rs = jnp.concatenate([R0[None], Rs])
     g = p.get("gamma")
     tay = g is not None and closure == "taylor"
-    eps = jax.vmap(lambda q, r: _eps(q, r, T, p["eta_w"], g, D, activation, tay))(Qs, Rs)
+    iP = p.get("inv_P")
+    eps = jax.vmap(lambda q, r: _eps(q, r, T, p["eta_w"], g, D, activation, tay, iP, p["noise"]))(
+        Qs, Rs
+    )
     rho = Rs / jnp.sqrt(jnp.diagonal(Qs, axis1=1, axis2=2)[:, :, None] * jnp.diag(T)[None, None])
     return Qs, Rs, eps, rho
 
@@ -384,6 +417,8 @@ def _params(cfg: TSConfig, **over) -> dict:
         gamma=1.0 if cfg.gamma is None else cfg.gamma,
         d_alpha=cfg.d_alpha,
     )
+    if cfg.P is not None:
+        p["inv_P"] = 1.0 / cfg.P
     p.update({k: v for k, v in over.items() if v is not None})
     return {k: jnp.asarray(v, jnp.float64) for k, v in p.items()}
 

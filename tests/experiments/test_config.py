@@ -3,8 +3,10 @@
 import dataclasses
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from metagrad.experiments import ConfigError, ExperimentConfig, get_experiment, param
+from metagrad.experiments import ConfigError, ExperimentConfig, get_study, list_studies, param
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,11 +75,51 @@ def test_bad_override(text):
         _Cfg.parse_override(text)
 
 
-def test_experiment_config_scales_and_unknown_id():
-    exp = get_experiment("selfcheck.erf_i2")
+def test_study_config_scales_and_unknown_id():
+    exp = get_study("selfcheck.erf_i2")
     assert exp.config("quick").n_samples < exp.config("paper").n_samples
     assert exp.config("quick", ["n_samples=500"]).n_samples == 500
     with pytest.raises(ConfigError, match="scale='huge'"):
         exp.config("huge")
     with pytest.raises(ConfigError, match="Did you mean: selfcheck.erf_i2"):
-        get_experiment("selfcheck.erf_i3")
+        get_study("selfcheck.erf_i3")
+
+
+@pytest.mark.parametrize("text", ["lr=Infinity", "lr=-Infinity", "lr=NaN", "lrs=[0.1,Infinity]"])
+def test_non_finite_numbers_are_refused_everywhere(text):
+    with pytest.raises(ConfigError, match="finite"):
+        _Cfg.build(dict([_Cfg.parse_override(text)]))
+
+
+_NUMBERS = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["Infinity", "-Infinity", "NaN", "nan", "inf", "1e309", "-0", "1e-300", "2**63"]),
+)
+_ATOMS = st.one_of(
+    _NUMBERS, st.sampled_from(["true", "false", "null", '""', "erf", "[]", "()", "{}", "[[1]]"]),
+    st.text(max_size=8),
+)
+_VALUES = st.one_of(
+    _ATOMS,
+    st.lists(_NUMBERS, max_size=5).map(lambda xs: "[" + ",".join(xs) + "]"),
+    st.lists(_NUMBERS, max_size=4).map(lambda xs: "(" + ",".join(xs) + ")"),
+)
+
+
+@pytest.mark.parametrize("study_id", sorted(s.id for s in list_studies()))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_overrides_give_a_config_or_a_config_error_naming_the_key(study_id, data):
+    """Issue 11: every `--set` string is either a valid config or a ConfigError naming the key."""
+    study = get_study(study_id)
+    keys = [f.name for f in dataclasses.fields(study.Config)]
+    key = data.draw(st.one_of(st.sampled_from(keys), st.text(min_size=1, max_size=6)))
+    text = f"{key}={data.draw(_VALUES)}"
+    try:
+        cfg = study.config("quick", [text])
+    except ConfigError as err:
+        k = text.split("=", 1)[0].strip()  # the key as the parser reads it
+        assert k in str(err) or repr(k) in str(err), (text, str(err))
+    else:
+        assert isinstance(cfg, study.Config)

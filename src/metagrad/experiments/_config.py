@@ -91,9 +91,16 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
         origin = typing.get_origin(tp)
     if origin is tuple:
         args = typing.get_args(tp)
-        elem = args[0] if args else Any
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             raise ConfigError(f"{name}={value!r} has the wrong type: expected a sequence such as [1,2].")
+        if args and args[-1] is not Ellipsis:  # fixed length, one type per position
+            if len(value) != len(args):
+                raise ConfigError(
+                    f"{name}={list(value)!r} must have exactly {len(args)} elements "
+                    f"({', '.join(getattr(a, '__name__', str(a)) for a in args)})."
+                )
+            return tuple(_coerce(f"{name}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
+        elem = args[0] if args else Any
         return tuple(_coerce(f"{name}[{i}]", v, elem) for i, v in enumerate(value))
     if tp is Any:
         return value

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from metagrad.cli import app
@@ -106,3 +107,21 @@ def test_run_by_study_id_runs_every_figure_of_it(tmp_path):
     )
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["study"] == "selfcheck.erf_i2"
+
+
+def test_unreachable_scheduler_and_bad_worker_count_are_clear_errors(tmp_path):
+    args = ["run", "selfcheck.erf_i2", "--results", str(tmp_path)]
+    out = runner.invoke(app, [*args, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"],
+                        env={"COLUMNS": "300"})
+    assert out.exit_code == 2 and "cannot reach the Dask scheduler" in out.output, out.output
+    out = runner.invoke(app, args, env={"COLUMNS": "300", "METAGRAD_WORKERS": "abc"})
+    assert out.exit_code == 2 and "METAGRAD_WORKERS='abc'" in out.output, out.output
+    assert not list(tmp_path.rglob("*.npz"))
+
+
+@pytest.mark.slow
+def test_dask_without_scheduler_starts_a_local_cluster(tmp_path):
+    out = runner.invoke(app, ["run", "selfcheck.erf_i2", "--executor", "dask", "--workers", "2",
+                              "--results", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["checks"][0]["passed"]

@@ -30,7 +30,13 @@ def default_workers() -> int:
     """Local worker count: ``$METAGRAD_WORKERS`` or the number of usable cores."""
     env = os.environ.get("METAGRAD_WORKERS")
     if env:
-        return max(1, int(env))
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"METAGRAD_WORKERS={env!r} is not allowed: expected an integer >= 1.")
+        return n
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

@@ -89,7 +89,7 @@ def _execute(specs, *, seeds, scale, results, executor, scheduler, workers, prog
     flat = [p for pts in all_points for p in pts]
     try:
         ex = make_executor(executor, workers=workers, scheduler=scheduler)
-    except ValueError as err:
+    except (ValueError, ConnectionError) as err:
         _fail(str(err))
     try:
         statuses = run_points(flat, store, ex, progress=progress, description="points")

@@ -98,13 +98,41 @@ class LocalExecutor(AbstractExecutor):
 
 
 class DaskExecutor(AbstractExecutor):
-    """Sends points to a Dask distributed cluster (`scheduler` address or an existing Client)."""
+    """Sends points to a Dask distributed cluster.
 
-    def __init__(self, scheduler: Any = None):
-        from dask.distributed import Client
+    Args:
+        scheduler: a scheduler address (``tcp://host:8786``), an existing ``Client``, or None to
+            start a ``LocalCluster`` on this machine (to try the cluster path on one machine).
+        workers: worker processes of the local cluster (default: the machine's cores).
+        timeout: seconds to wait for the scheduler before a clear error.
+    """
 
+    def __init__(self, scheduler: Any = None, *, workers: int | None = None, timeout: float = 10.0):
+        from dask.distributed import Client, LocalCluster
+
+        self._cluster = None
         self._own = not isinstance(scheduler, Client)
-        self.client = Client(scheduler) if self._own else scheduler
+        if scheduler is None:
+            self._cluster = LocalCluster(
+                n_workers=workers or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            scheduler = self._cluster.scheduler_address
+        if self._own:
+            try:
+                self.client = Client(scheduler, timeout=timeout)
+            except (OSError, TimeoutError) as err:
+                if self._cluster is not None:
+                    self._cluster.close()
+                raise ConnectionError(
+                    f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                    f"({type(err).__name__}); start one with `dask scheduler` or omit --scheduler "
+                    "to use a local cluster."
+                ) from err
+        else:
+            self.client = scheduler
 
     def map_unordered(self, fn, items):
         from dask.distributed import as_completed as dask_completed
@@ -117,6 +145,8 @@ class DaskExecutor(AbstractExecutor):
     def close(self) -> None:
         if self._own:
             self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
 
 
 def make_executor(name: str = "local", *, workers: int | None = None, scheduler: Any = None):
@@ -127,9 +157,7 @@ def make_executor(name: str = "local", *, workers: int | None = None, scheduler:
         n = workers or default_workers()
         return InlineExecutor() if n == 1 else LocalExecutor(n)
     if name == "dask":
-        if scheduler is None:
-            raise ValueError("executor='dask' needs scheduler=ADDRESS (e.g. tcp://127.0.0.1:8786).")
-        return DaskExecutor(scheduler)
+        return DaskExecutor(scheduler, workers=workers)
     raise ValueError(
         f"executor={name!r} is not allowed: expected one of 'inline', 'local', 'dask'."
     )

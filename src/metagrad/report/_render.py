@@ -54,6 +54,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-") or "x"
 
 
+def natural_key(text: str) -> list[Any]:
+    """Sort key putting fig2 before fig10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
 @dataclasses.dataclass
 class Group:
     """A paper (or, with paper=None, the figures of no known paper) and its stored runs."""
@@ -101,8 +106,8 @@ class Renderer:
         self.docs_link = docs_link
 
     # -- pieces ----------------------------------------------------------------------------------
-    def _docs(self, paper: Paper, section: str, text: str) -> str:
-        href = self.docs_link(paper, section)
+    def _docs(self, paper: Paper, anchor: str, text: str) -> str:
+        href = self.docs_link(paper, anchor)
         if href is None:
             return f'<span class="docs">{esc(text)}</span>'
         return f'<a class="docs" href="{esc(href)}">{esc(text)}</a>'
@@ -291,7 +296,7 @@ class Renderer:
         parts.append("</table>")
         if p is not None:
             devs = "".join(
-                f"<li>{esc(d.summary)} — {self._docs(p, d.section, '§ ' + d.section)}</li>"
+                f"<li>{esc(d.summary)} — {self._docs(p, d.link_anchor(), '§ ' + d.section)}</li>"
                 for d in p.deviations
             )
             parts.append(
@@ -303,7 +308,7 @@ class Renderer:
             ]
             items = "".join(
                 f"<li><b>{esc(o.item)}</b>: {esc(o.reason)}"
-                + (f" — {self._docs(p, o.section, '§ ' + o.section)}" if o.section else "")
+                + (f" — {self._docs(p, o.link_anchor(), '§ ' + o.section)}" if o.section else "")
                 + "</li>"
                 for o in missing
             )
@@ -372,7 +377,7 @@ def group_runs(runs: Sequence[StoredRun], registered: Sequence[tuple[str, str]])
     from metagrad.report.papers import paper_for
 
     groups: dict[str, Group] = {p.key: Group(p.key, p.short, p, [], {}) for p in PAPERS}
-    other = Group("other", "Other checks (no paper figure)", None, [], {})
+    other = Group("other", "Other studies and library checks", None, [], {})
 
     def target(fid: str) -> Group:
         p = paper_for(fid)
@@ -384,7 +389,8 @@ def group_runs(runs: Sequence[StoredRun], registered: Sequence[tuple[str, str]])
         fid = run.data["id"]
         target(fid).runs.setdefault(fid, {})[run.data["scale"]] = run
     for g in (*groups.values(), other):
-        g.runs = dict(sorted(g.runs.items()))
+        g.runs = dict(sorted(g.runs.items(), key=lambda kv: natural_key(kv[0])))
+        g.registered.sort(key=lambda ft: natural_key(ft[0]))
     out = list(groups.values())
     if other.runs or other.registered:
         out.append(other)

@@ -120,10 +120,8 @@ def _repo_root() -> Path | None:
 
 
 def _docs_linker(out_dir: Path, docs_base: str | None):
-    """A function (paper, section heading) -> href of the paper's docs page (None: no link)."""
+    """A function (paper, anchor) -> href of the paper's docs page (None: no link)."""
     import urllib.parse
-
-    from metagrad.report.papers import docs_anchor
 
     repo = _repo_root()
     if docs_base is None and repo is not None:
@@ -131,13 +129,13 @@ def _docs_linker(out_dir: Path, docs_base: str | None):
     else:
         base = docs_base
 
-    def link(paper, section: str) -> str | None:
+    def link(paper, anchor: str) -> str | None:
         if base is None:
             return None
         if docs_base is None and repo is not None and not (repo / paper.docs).is_file():
             return None
         href = base.rstrip("/") + "/" + urllib.parse.quote(paper.docs)
-        return href + ("#" + docs_anchor(section) if section else "")
+        return href + ("#" + anchor if anchor else "")
 
     return link
 

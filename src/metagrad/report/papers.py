@@ -25,10 +25,16 @@ class Deviation:
     Attributes:
         summary: one line saying what differs.
         section: the heading (without ``#``) of the docs page section that explains it.
+        anchor: an explicit ``<a id=...>`` anchor inside that section (default: the heading's).
     """
 
     summary: str
     section: str
+    anchor: str = ""
+
+    def link_anchor(self) -> str:
+        """The URL fragment of the explanation."""
+        return self.anchor or docs_anchor(self.section)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +52,10 @@ class Omission:
     reason: str
     figure_id: str = ""
     section: str = ""
+
+    def link_anchor(self) -> str:
+        """The URL fragment of the docs section (``""`` if none)."""
+        return docs_anchor(self.section) if self.section else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +106,7 @@ PAPERS: tuple[Paper, ...] = (
             Deviation(
                 "Teacher variability γ (Fig. 7) by an exact Gaussian closure; the paper's Taylor "
                 "closure (C2) is the option closure='taylor'",
-                "Implemented equations and errata",
+                "Teacher variability",
             ),
             Deviation(
                 "V = 100, RK4 step dα = 0.1 at quick scale, symmetry-breaking perturbation δ and the "
@@ -111,40 +121,38 @@ PAPERS: tuple[Paper, ...] = (
             Deviation(
                 "Fig. 5: on the guessed 20×20 paper grid 3 of 4 checks fail (the region's gain lies "
                 "beyond the grid edge)",
-                "Fig 5: `wang2024.fig5`",
+                "Fig 5",
             ),
         ),
         not_implemented=(
             Omission("Fig. 1", "schematic of the teacher-student set-up (no data)"),
             Omission(
                 "Fig. 2",
-                "simulation against theory not yet a study (tools exist: sim.simulate)",
+                "simulation against theory: being written (sim.simulate exists)",
                 "wang2024.fig2",
-                "Not reproduced (left out for time)",
+                "Not reproduced",
             ),
             Omission(
                 "Fig. 7(b)",
                 "ε against η_w for several γ not produced; only panel (a)",
                 "wang2024.fig7b",
-                "Not reproduced (left out for time)",
+                "Not reproduced",
             ),
             Omission(
                 "Fig. 8",
                 "Q_kl theory vs simulation for several η_w: simulation study not written yet",
                 "wang2024.fig8",
-                "Not reproduced (left out for time)",
+                "Not reproduced",
             ),
             Omission(
                 "Fig. 9",
                 "Q_kl theory vs simulation for several P, V: simulation study not written yet",
                 "wang2024.fig9",
-                "Not reproduced (left out for time)",
+                "Not reproduced",
             ),
             Omission(
                 "O(1/P) correction and Gram-space reduced simulator (Sec. II C)",
                 "left out for time",
-                "",
-                "Not reproduced (left out for time)",
             ),
         ),
     ),
@@ -155,23 +163,42 @@ PAPERS: tuple[Paper, ...] = (
         docs="docs/bernacchia2021.md",
         deviations=(
             Deviation(
-                "Loss is ½·MSE everywhere, the test loss includes σ²/2 (the paper does not state the "
-                "convention)",
-                "Conventions and choices (spec 001)",
+                "Loss is ½·MSE everywhere, the test loss includes σ²/2 (the paper's Eq. 3 is "
+                "missing, so the convention is unstated)",
+                "Conventions",
+                "loss-convention",
+            ),
+            Deviation(
+                "Garbled parts of Eqs. 5, 8, 9, 10, 14 and Lemma 1 re-derived from App. 7.3–7.4 "
+                "(each tested)",
+                "Conventions",
+                "reconstructed-equations",
+            ),
+            Deviation(
+                "Wishart covariances (Fig. 4) read as the normalised draw GGᵀ/p",
+                "Conventions",
+                "wishart",
             ),
             Deviation(
                 "Monte Carlo points use the exact conditional evaluator (Eq. 65) instead of sampled "
                 "test tasks; the sampled evaluator is a cross-check",
-                "Conventions and choices (spec 001)",
+                "Conventions",
             ),
             Deviation(
-                "Outer solution by the Gram matrix away from n_v m ≈ p (QR/SVD near it), and one set "
-                "of runs for every α_t and α_r of a figure",
-                "Conventions and choices (spec 001)",
+                "Outer solution by the Gram matrix away from n_v m ≈ p (QR/SVD near it)",
+                "Conventions",
+                "outer-solve",
             ),
             Deviation(
-                "Fig. 3 quick preset uses a narrower α_t range (the curve is very flat)",
-                "Conventions and choices (spec 001)",
+                "One set of runs (common random numbers) serves every α_t and α_r of a figure",
+                "Conventions",
+                "common-random-numbers",
+            ),
+            Deviation(
+                "Grids are not given in the paper; Fig. 3's quick preset uses a narrower α_t range "
+                "(the curve is very flat)",
+                "Conventions",
+                "grids",
             ),
             Deviation(
                 "Fig. 6a at paper scale: the gain of a negative α_t is not resolved by 100 runs "
@@ -209,11 +236,6 @@ PAPERS: tuple[Paper, ...] = (
         ),
         docs="docs/wang2021.md",
         not_implemented=(
-            Omission(
-                "Fig. 1",
-                "Theorem 1 on synthetic data (infinite-width kernels): study in progress",
-                "wang2021.fig1",
-            ),
             Omission(
                 "Tables 1–2",
                 "taxonomy of methods (no data); a docs table mapping methods to functions is planned",
@@ -340,7 +362,7 @@ PAPERS: tuple[Paper, ...] = (
         deviations=(
             Deviation(
                 "Hyper-parameters of App. I (missing from the paper) chosen as config values",
-                "Choices where the paper is silent (App. I is missing) — all are config values",
+                "Choices where the paper is silent",
             ),
             Deviation(
                 "Table 1: fully converged infinite-task FO-ANIL reaches the oracle risk, so the check "

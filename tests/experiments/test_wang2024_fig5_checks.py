@@ -1,20 +1,18 @@
-"""wang2024.fig5 checks: a point that reaches the level and then diverges is not a success."""
+"""wang2024.fig5 claims: a point that reaches the level and then diverges is not a success."""
 
 import numpy as np
 
-from metagrad.experiments import get_experiment
-from metagrad.experiments._base import Result
+from metagrad.experiments import get_figure, get_study, merge_seeds
+from metagrad.experiments.wang2024 import Fig5Result
 
 
-def _result(alpha_tilde, diverged):
-    arrays = {
-        "alpha_tilde": np.asarray(alpha_tilde, float),
-        "diverged": np.asarray(diverged, bool),
-        "eta_w": np.array([1.0, 2.0]),
-        "eta_J": np.array([1.0, 2.0]),
-        "K": np.array([3, 4]),
-    }
-    return Result(arrays, {}, {"level": 0.01, "alpha_max": 450.0}, nan_ok=("alpha_tilde",))
+def _claims(alpha_tilde, diverged):
+    fig = get_figure("wang2024.fig5")
+    cfg = get_study("wang2024.phase_diagrams").config(
+        "quick", {"Ks": (3, 4), "eta_w_grid": (1.0, 2.0), "eta_J_grid": (1.0, 2.0)}
+    )
+    res = Fig5Result(np.asarray(alpha_tilde, float), np.asarray(diverged, bool))
+    return {c.name: c for c in fig.claims(cfg, merge_seeds([res]))}
 
 
 def test_diverged_points_are_not_successes(getkey):
@@ -23,14 +21,13 @@ def test_diverged_points_are_not_successes(getkey):
     at[0, 0, :] = np.nan  # K = 3: eta_w = 1 never reaches the level
     at[1, 0, :] = np.nan  # K = 4: eta_w = 1 never reaches the level ...
     at[1, 1, 0] = np.nan  # ... and at eta_w = 2 only eta_J = 2 does
-    exp = get_experiment("wang2024.fig5")
-    clean = {c.name: c for c in exp.checks(_result(at, np.zeros_like(at)))}
+    clean = _claims(at, np.zeros_like(at))
     region = next(c for n, c in clean.items() if n.startswith("the success region"))
     assert region.measured == {3: 2, 4: 1} and not region.passed
     # K = 4's one success diverges afterwards, K = 3's first success too: counted as failures
     div = np.zeros_like(at, bool)
     div[1, 1, 1] = div[0, 1, 0] = True
-    checks = {c.name: c for c in exp.checks(_result(at, div))}
+    checks = _claims(at, div)
     region = next(c for n, c in checks.items() if n.startswith("the success region"))
     assert region.measured == {3: 1, 4: 0}
     assert not checks["no divergence (NaN/inf ε) on the grid"].passed

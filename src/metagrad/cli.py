@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -40,6 +41,13 @@ ExecutorOpt = Annotated[
 SchedulerOpt = Annotated[
     str | None, typer.Option("--scheduler", help="Dask scheduler address for --executor dask.")
 ]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Run even when the estimated cost is above --max-hours.")
+]
+MaxHoursOpt = Annotated[
+    float,
+    typer.Option("--max-hours", min=0.0, help="Refuse configs estimated to take longer (hours)."),
+]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", min=1, help="Local worker processes.")]
 
 
@@ -74,6 +82,23 @@ def _specs(names, scale, overrides=()):
     for entry in by_study.values():
         entry[2] = entry[0].config(scale, overrides)
     return [tuple(e) for e in by_study.values()]
+
+
+def _check_costs(specs, n_seeds: int, *, force: bool, max_hours: float) -> None:
+    """Estimate every study's time before compute: refuse above the limit, warn above paper scale."""
+    from metagrad.experiments._study import format_seconds, parse_seconds
+
+    for study, _, cfg in specs:
+        try:
+            est = study.check_cost(cfg, n_seeds=n_seeds, limit=math.inf if force else max_hours * 3600)
+        except ConfigError as err:
+            _fail(str(err))
+        paper = parse_seconds(study.cost["paper"])
+        if est is not None and paper is not None and est > 2 * paper * n_seeds:
+            err_console.print(
+                f"[yellow]warning:[/] {study.id} is estimated at {format_seconds(est)}, above its "
+                f"paper-scale cost ({study.cost['paper']} per seed)."
+            )
 
 
 def _execute(specs, *, seeds, scale, results, executor, scheduler, workers, progress=True):
@@ -177,6 +202,8 @@ def run(
     strict: Annotated[
         bool, typer.Option(help="Exit 1 if a check fails, a point diverges or a plot fails.")
     ] = False,
+    force: ForceOpt = False,
+    max_hours: MaxHoursOpt = 6.0,
 ) -> None:
     """Run one figure, table or study (cached points are reused), write figures, print the claims."""
     if seed + seeds > 2**31:
@@ -185,6 +212,7 @@ def run(
         specs = _specs([fig_id], scale, set_)
     except ConfigError as err:
         _fail(str(err))
+    _check_costs(specs, seeds, force=force, max_hours=max_hours)
     _, runs = _execute(
         specs,
         seeds=list(range(seed, seed + seeds)),
@@ -224,6 +252,8 @@ def reproduce(
     strict: Annotated[
         bool, typer.Option(help="Exit 1 if a check fails or a point diverges.")
     ] = False,
+    force: ForceOpt = False,
+    max_hours: MaxHoursOpt = 24.0,
 ) -> None:
     """Run many figures (all by default; each study once), then write the HTML report."""
     from metagrad.report.html import build_report
@@ -235,6 +265,7 @@ def reproduce(
         specs = _specs(ids or [f.id for f in list_figures()], scale)
     except ConfigError as err:
         _fail(str(err))
+    _check_costs(specs, seeds, force=force, max_hours=max_hours)
     if out.exists() and not out.is_dir():
         _fail(f"--out {out} is a file, not a directory.")
     store, runs = _execute(

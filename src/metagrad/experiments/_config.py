@@ -31,6 +31,7 @@ def param(
     le: float | None = None,
     lt: float | None = None,
     choices: Sequence[Any] | None = None,
+    cost: float | None = None,
 ) -> Any:
     """Declare a config field with a docstring and an allowed range.
 
@@ -39,11 +40,14 @@ def param(
         doc: one-line description, shown by ``metagrad show``.
         ge, gt, le, lt: bounds applied to the value, or to every element of a tuple value.
         choices: the allowed values, for categorical fields.
+        cost: the exponent with which the run's time grows in this value (in the length of a
+            tuple value): 1 for a number of samples, runs or grid points, -1 for a step size, 2
+            for a quadratic grid. Used to estimate a config's cost before compute.
 
     Returns:
         A ``dataclasses.field`` carrying the metadata.
     """
-    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices}
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "cost": cost}
     return dataclasses.field(default=default, metadata=meta)
 
 

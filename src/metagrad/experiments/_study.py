@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import math
 import pkgutil
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,10 +29,13 @@ __all__ = [
     "Study",
     "check_close",
     "check_true",
+    "cost_factor",
+    "format_seconds",
     "get_figure",
     "get_study",
     "list_figures",
     "list_studies",
+    "parse_seconds",
     "resolve",
 ]
 
@@ -77,6 +82,42 @@ def check_close(
 def check_true(name: str, passed: bool, measured: Any, target: Any, note: str = "") -> Check:
     """A Check of a qualitative claim (an inequality, an ordering)."""
     return Check(name, bool(passed), measured, target, None, note)
+
+
+_UNITS = {"s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_seconds(text: str) -> float | None:
+    """Seconds in a cost string such as ``"~10 s"``, ``"10-30 s"`` (the upper end), ``"~52 min"``,
+    ``"<1 s"`` (1 s), ``"2 h"``; None when the text gives no duration."""
+    m = re.search(r"(\d+(?:\.\d+)?)(?:\s*[-–]\s*(\d+(?:\.\d+)?))?\s*(h|min|s)\b", text)
+    if m is None:
+        return None
+    return float(m.group(2) or m.group(1)) * _UNITS[m.group(3)]
+
+
+def _size(value: Any) -> float:
+    if isinstance(value, tuple):
+        return float(max(len(value), 1))
+    return max(abs(float(value)), 1e-300)
+
+
+def cost_factor(config: ExperimentConfig, reference: ExperimentConfig) -> tuple[float, str]:
+    """(Estimated cost of `config` over that of `reference`, the key that changes it most).
+
+    The product over fields declared with ``param(..., cost=e)`` of (size/reference size)**e,
+    where the size of a number is its magnitude and of a tuple its length.
+    """
+    log_f, worst, worst_log = 0.0, "", 0.0
+    for f in dataclasses.fields(config):
+        e = f.metadata.get("cost")
+        if not e:
+            continue
+        step = e * (math.log(_size(getattr(config, f.name))) - math.log(_size(getattr(reference, f.name))))
+        log_f += step
+        if step > worst_log:
+            worst, worst_log = f.name, step
+    return math.exp(min(log_f, 700.0)), worst
 
 
 PlotFn = Callable[[Any, Seeds], dict[str, Any]]
@@ -218,6 +259,32 @@ class Study:
             overrides = dict(self.Config.parse_override(t) for t in overrides)
         return self.Config.build({**self.presets[scale], **overrides})
 
+    def estimate_seconds(self, config: ExperimentConfig) -> tuple[float | None, str]:
+        """(Estimated seconds of one seed of `config`, the key that raises it most) from the
+        measured quick cost and the cost exponents of the config's fields; None if unknown."""
+        quick = parse_seconds(self.cost["quick"])
+        if quick is None:
+            return None, ""
+        factor, worst = cost_factor(config, self.config("quick"))
+        return max(quick, 1.0) * factor, worst
+
+    def check_cost(self, config: ExperimentConfig, *, n_seeds: int = 1, limit: float) -> float | None:
+        """Raise :class:`ConfigError` when the estimated time exceeds `limit` seconds.
+
+        Returns the estimate (seconds for all seeds) or None when the study has no quick cost.
+        """
+        est, worst = self.estimate_seconds(config)
+        if est is None:
+            return None
+        est *= n_seeds
+        if est > limit:
+            raise ConfigError(
+                f"{self.id}: estimated {format_seconds(est)} for {n_seeds} seed(s), above the limit "
+                f"of {format_seconds(limit)}; the largest factor is {worst}="
+                f"{getattr(config, worst, '?')!r}. Reduce it, raise --max-hours, or pass --force."
+            )
+        return est
+
     def compute(self, config: ExperimentConfig, *, key: Any) -> Any:
         """Run the study for one seed (`key` is a ``jax.random`` key); returns its result tree."""
         if self.run_fn is None:
@@ -225,6 +292,15 @@ class Study:
         if not isinstance(config, self.Config):
             raise ConfigError(f"study {self.id!r} needs a {self.Config.__name__}, got {type(config).__name__}.")
         return self.run_fn(config, key=key)
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for people: ``"42 s"``, ``"3.5 min"``, ``"7.2 h"``, ``"3.1e+04 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.3g} h"
 
 
 def _load_all() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from metagrad.experiments import list_experiments
+from metagrad.experiments import list_figures
 
 __all__ = ["BEGIN", "END", "experiment_table", "update_readme"]
 
@@ -17,12 +17,16 @@ END = "<!-- experiments:end -->"
 
 
 def experiment_table() -> str:
-    """Markdown table: id, title, paper, cost at quick and paper scale."""
-    rows = ["| id | what | paper | quick | paper scale |", "|---|---|---|---|---|"]
-    for e in list_experiments():
+    """Markdown table: figure id, what it shows, the study computing it, paper, costs of the study."""
+    rows = [
+        "| id | what | study (one run) | paper | quick | paper scale |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in list_figures():
+        st = f.study
         rows.append(
-            f"| `{e.id}` | {e.title} | {e.paper} | {e.cost.get('quick', '?')} "
-            f"| {e.cost.get('paper', '?')} |"
+            f"| `{f.id}` | {f.title} | `{st.id}` | {st.paper} | {st.cost['quick']} "
+            f"| {st.cost['paper']} |"
         )
     return "\n".join(rows)
 

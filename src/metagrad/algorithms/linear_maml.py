@@ -1,4 +1,4 @@
-"""Exact one-step MAML for mixed linear regression (Bernacchia 2021, seeds/001, Sec. 4, App. 7).
+"""Exact one-step MAML for mixed linear regression (Bernacchia 2021, Sec. 4, App. 7).
 
 The outer problem is least squares in ω (Eq. 66) with B and γ of Eqs. 67–68, affine in α_t:
 B = X^v − α_t C, γ = y^v − α_t c, with C(i) = X^v X^tᵀ X^t / n_t and c(i) = X^v X^tᵀ y^t / n_t.
@@ -6,7 +6,7 @@ So one data draw serves a whole α_t sweep (common random numbers). The exact ou
 ω* = ω0 + B⁺(γ − Bω0) via a QR factorisation and the SVD of its small R factor: the interpolant closest to ω0 when overparameterized (Eq. 69), the
 least-squares solution otherwise (Eq. 83). `solve_sweep` by default (method "auto") instead uses the
 Gram matrix BBᵀ or BᵀB, quadratic in α_t, with one small Cholesky per α_t, when n_v m is far from p,
-and falls back to QR when a condition estimate exceeds `GRAM_MAX_COND` (spec A11). Evaluation is exact-conditional (Eqs. 65/123) or sampled
+and falls back to QR when a condition estimate exceeds `GRAM_MAX_COND` (docs/bernacchia2021.md, Gram solver). Evaluation is exact-conditional (Eqs. 65/123) or sampled
 (test tasks × test points, as in the paper). Losses are ½·MSE.
 """
 
@@ -53,7 +53,7 @@ def outer_solution(B: Array, gamma: Array, omega0: Array) -> Array:
     Tall B (underparameterized): the R factor of the augmented matrix [B | r], r = γ − Bω0,
     holds R and Qᵀr, so B⁺r = R⁺(Qᵀr) needs only a p × p SVD and Q is never formed. Q has
     orthonormal columns, so the singular values (and the rank cut-off) are those of B; both
-    paths are stable (no normal equations, spec A11) and faster than a full SVD of B on CPU.
+    paths are stable (no normal equations; docs/bernacchia2021.md, Gram solver) and faster than a full SVD of B on CPU.
     """
     r = gamma - B @ omega0
     n, p = B.shape
@@ -69,7 +69,7 @@ GRAM_RATIO = 2.0
 
 GRAM_MAX_COND = 1e8
 """Largest condition-number estimate of the Gram matrix (≈ κ(B)², so κ(B) ≲ 1e4) accepted by the
-Gram path; beyond it the QR/SVD path is used (spec A11). Round-off of the Gram solve is then
+Gram path; beyond it the QR/SVD path is used (docs/bernacchia2021.md, Gram solver). Round-off of the Gram solve is then
 ≲ κ(Gram) · eps ≈ 2e-8 relative."""
 
 
@@ -129,7 +129,7 @@ def solve_sweep(data: MetaTrainData, alpha_t: Array, omega0: Array, method: str 
     ``method``: "qr" — QR + small SVD of B(α_t) for each α_t (`outer_solution`, stable at any
     conditioning); "gram" — Gram matrices quadratic in α_t, one small Cholesky per α_t (fast,
     squares the condition number; entries with κ(Gram) > GRAM_MAX_COND are recomputed by QR);
-    "auto" (default) — "gram" when n_v m ≤ p/2 or ≥ 2p, else "qr" (spec A11: near n_v m ≈ p
+    "auto" (default) — "gram" when n_v m ≤ p/2 or ≥ 2p, else "qr" (docs/bernacchia2021.md, Gram solver: near n_v m ≈ p
     the Gram matrices are ill-conditioned).
     """
     n, p = data.x_v.shape[-3] * data.x_v.shape[-2], data.x_v.shape[-1]

@@ -90,7 +90,7 @@ def fo_anil_grads(B: Array, w: Array, data: SplitTasks, *, alpha: float) -> tupl
 
 
 def fo_maml_grads(B: Array, w: Array, data: SplitTasks, *, alpha: float) -> tuple[Array, Array]:
-    """FO-MAML outer gradient with the rank-one inner update B_i = B − α g_i wᵀ (spec 004 §1.4)."""
+    """FO-MAML outer gradient with the rank-one inner update B_i = B − α g_i wᵀ (Yüksel et al. 2024, App. B; derivation in docs/yuksel2024.md)."""
     g = _inner(B, w, data.X_in, data.y_in)
     w_i = w - alpha * g @ B
     c = w_i @ w  # wᵀw_i, shape (N,)

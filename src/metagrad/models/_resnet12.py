@@ -1,4 +1,4 @@
-"""ResNet-12 (Oreshkin et al. 2018; the RFS/MetaOptNet variant used by seeds/002)."""
+"""ResNet-12 (Oreshkin et al. 2018; the RFS/MetaOptNet variant used by Wang, Zhao, Li 2021)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class _Block(eqx.Module):
 class ResNet12(eqx.Module):
     """ResNet-12: four residual blocks (64-160-320-640 channels), global average pool, `head`.
 
-    As in RFS / MetaOptNet (the backbone of seeds/002's MTL), minus DropBlock. BatchNorm uses
+    As in RFS / MetaOptNet (the backbone of Wang, Zhao, Li 2021's MTL), minus DropBlock. BatchNorm uses
     batch statistics, no running state (see `BatchStatNorm`); convolutions have no bias;
     equinox's default initialisation (the paper's code uses kaiming-normal). Maps
     `[n, c, h, w]` (h, w >= 16) to `[n, n_out]`; `features` are the pooled `[n, channels[-1]]`.

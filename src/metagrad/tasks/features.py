@@ -1,4 +1,4 @@
-"""Fixed feature maps ϕ for mixed linear regression tasks y = Φ(X) a (Zou 2022, seeds/003, Sec. 2).
+"""Fixed feature maps ϕ for mixed linear regression tasks y = Φ(X) a (Zou, Liu, Li 2022, Sec. 2).
 
 Identity ("random matrix"), polynomial, Gaussian RBF, NTK features ∇_w f(w_init, x) of a network,
 and frozen-backbone features of an MLP (with a bias column). All map a batch of inputs to a
@@ -38,7 +38,7 @@ def polynomial_features(x: ArrayLike, *, d: int) -> np.ndarray:
 
 
 def rbf_centres(*, d: int, low: float, high: float) -> tuple[np.ndarray, float]:
-    """d centres spaced linearly over [low, high] and the width (the spacing; spec 003 §5.5)."""
+    """d centres spaced linearly over [low, high] and the width (the spacing; docs/zou2022.md, RBF features)."""
     if int(d) < 2 or not high > low:
         raise ValueError(f"need d >= 2 and high > low, got d={d}, low={low}, high={high}.")
     mu = np.linspace(low, high, d)

@@ -1,4 +1,4 @@
-"""Mixed linear regression tasks of Bernacchia 2021 (seeds/001, Sec. 4 and 5.3).
+"""Mixed linear regression tasks of Bernacchia 2021 (Sec. 4 and 5.3).
 
 A task is w ~ N(w0, Σ_w); inputs x ~ N(0, Σ); labels y = xᵀw + z, z ~ N(0, σ²). The Gaussian case of
 Sec. 4 is Σ = I, Σ_w = ν²/p I. Covariances are passed as Cholesky factors (lower triangular, (p, p)).

@@ -1,4 +1,4 @@
-"""Quadratic (nonlinear) regression tasks of Bernacchia 2021, Sec. 5.4 (seeds/001, Fig. 5).
+"""Quadratic (nonlinear) regression tasks of Bernacchia 2021, Sec. 5.4 (Fig. 5).
 
 A task is (w, b) with w ~ N(0, ν²/p I_p) and b ~ N(0, 1); inputs x ~ N(0, I_p); labels
 y = (wᵀx + b)² + z with z ~ N(0, σ²). Each split of a task has fresh inputs and noise.

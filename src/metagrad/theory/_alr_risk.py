@@ -41,7 +41,7 @@ def conditional_risk(
     EG3: ArrayLike,
     sigma_a2: float = 1.0,
 ) -> np.ndarray:
-    r"""Exact L̄_m(α | {Φ_i}) averaged over centred isotropic a_i [derived, spec 003, from B.5].
+    r"""Exact L̄_m(α | {Φ_i}) averaged over centred isotropic a_i [derived from Eq. B.5; docs/zou2022.md].
 
     L̄_m = (σ_a²/K)[tr(M W⁻¹ (Σ_j B_j²) W⁻¹) + tr M], W = Σ B_i, B = G − 2cG² + c²G³, c = 2α/K,
     M(α) = E G − (4α/K) E G² + (4α²/K²) E G³ (population moments of a fresh task).
@@ -67,7 +67,7 @@ def conditional_risk(
 
 
 def alpha_star_finite(*, Phis: ArrayLike, EG, EG2, EG3, alpha_max: float) -> float:
-    r"""α*(N, K): argmin of the exact conditional risk `conditional_risk` (definition (i) of spec 003).
+    r"""α*(N, K): argmin of the exact conditional risk `conditional_risk` (the finite-task definition of α*, Zou, Liu, Li 2022, Sec. 3; docs/zou2022.md).
 
     Bounded Brent on [0, alpha_max] after a 64-point grid bracket.
     """
@@ -128,7 +128,7 @@ def post_adaptation_loss(
 def post_adaptation_distance_expected(
     *, w0: ArrayLike, Phis: ArrayLike, eta: float, t: ArrayLike, sigma_a2: float
 ) -> np.ndarray:
-    r"""F_t(w⁰) = w⁰ᵀ E[Q^{2t}] w⁰ + σ_a² tr E[Q^{2t}] for centred a ⊥ X [derived, spec 003].
+    r"""F_t(w⁰) = w⁰ᵀ E[Q^{2t}] w⁰ + σ_a² tr E[Q^{2t}] for centred a ⊥ X [derived; docs/zou2022.md].
 
     E over the given task features (N, K, d). Returns shape (n_t,).
     """

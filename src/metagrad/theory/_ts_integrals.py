@@ -1,4 +1,4 @@
-"""Closed-form Gaussian integrals of the teacher–student theory (seeds/000, Saad & Solla 1995).
+"""Closed-form Gaussian integrals of the teacher–student theory (Wang, Yip, Li 2024, App. B; Saad & Solla 1995).
 
 All integrals are vectorised over every index tuple of one covariance matrix ``C`` (size L = K+M,
 or K+2M for the task-varying teacher); there is no Python loop over indices. For g(x) = erf(x/√2)
@@ -104,7 +104,7 @@ def i3(C: ArrayLike, *, k: int | None = None, activation: str = "erf") -> Array:
 def i4(C: ArrayLike, *, k: int | None = None, activation: str = "erf") -> Array:
     r"""⟨g'(u_a) g'(u_b) g(u_c) g(u_d)⟩ for u ~ N(0, C), a, b < k, all c, d.
 
-    erf: I4 = (4/π²) Λ4^{-1/2} arcsin(Λ0 / √(Λ1 Λ2)) with Λ0..Λ4 as in the spec (§3.2);
+    erf: I4 = (4/π²) Λ4^{-1/2} arcsin(Λ0 / √(Λ1 Λ2)) with Λ0..Λ4 as in Wang, Yip, Li 2024, App. B (Saad & Solla 1995);
     linear: I4 = C_cd.
 
     Implements Wang, Yip, Li 2024, Eq. (37) (Saad & Solla 1995).

@@ -1,12 +1,12 @@
 r"""The optimal adaptation learning rate of one-step MAML on mixed linear regression.
 
 Theory of Zou, Liu, Li, "Unraveling Model-Agnostic Meta-Learning via the Adaptation Learning Rate"
-(ICLR 2022, seeds/003). A task is (Φ_i, a_i) with labels y_i = Φ_i a_i, Φ_i ∈ R^{K×d}; G_i = Φ_iᵀΦ_i.
+(ICLR 2022). A task is (Φ_i, a_i) with labels y_i = Φ_i a_i, Φ_i ∈ R^{K×d}; G_i = Φ_iᵀΦ_i.
 
 Loss convention (the paper's): plain MSE ℓ(w) = (1/K)‖Φw − y‖², inner step w' = w − (2α/K)Φᵀ(Φw − y),
 same K points inner and outer. Writing the step as w' = w − cΦᵀ(Φw − y), the optimal c* = T2/T3
 (T_p = E tr G^p) is convention-free; `alpha_from_c` converts to the MSE (α = Kc/2), half-MSE
-(α = Kc, seeds/001) and sum-of-squares (α = c/2) conventions.
+(α = Kc, Bernacchia 2021) and sum-of-squares (α = c/2) conventions.
 
 All functions are pure and float64 (NumPy); batched inputs carry the task axis first.
 """
@@ -158,7 +158,7 @@ def maml_init_derivatives(
 
     Differentiates W(α)w = ν(α) (W = Σ B_i, ν = Σ B_i a_i, coefficients of (B.8)) twice:
     w' = W⁻¹(ν' − W'w), w'' = W⁻¹(ν'' − W''w − 2W'w'). At α = 0 this is the paper's
-    w'(0) = (Σ G_i)⁻¹ Σ_j (4/K) G_j²(w_r − a_j) and the spec's derived w''(0).
+    w'(0) = (Σ G_i)⁻¹ Σ_j (4/K) G_j²(w_r − a_j) and its derivative w''(0) (derived; docs/zou2022.md).
 
     Args:
         moments: from `moment_sums`. alpha: adaptation rate(s) (MSE convention), any shape.
@@ -192,7 +192,7 @@ def alpha_from_c(*, c: ArrayLike, K: ArrayLike, convention: str = "mse") -> np.n
 
     Args:
         c: step, any shape. K: points per task, >= 1.
-        convention: "mse" (α = Kc/2, this paper), "half_mse" (α = Kc, seeds/001), "sum" (α = c/2).
+        convention: "mse" (α = Kc/2, this paper), "half_mse" (α = Kc, Bernacchia 2021), "sum" (α = c/2).
 
     Returns:
         α, broadcast shape of c and K.
@@ -228,7 +228,7 @@ def limit_risk(*, alpha, T1, T2, T3, K, sigma_a2=1.0) -> np.ndarray:
 
 
 def trace_moments_rows(*, S, m4, m6, q, K) -> tuple[np.ndarray, np.ndarray]:
-    r"""T2, T3 from single-row moments (rows ϕ i.i.d.); spec 003 row-moment formula [derived].
+    r"""T2, T3 from single-row moments (rows ϕ i.i.d.); row-moment formula (derived; docs/zou2022.md).
 
     T2 = K m4 + K(K−1) tr S², T3 = K m6 + 3K(K−1) q + K(K−1)(K−2) tr S³, with S = E ϕϕᵀ,
     m4 = E‖ϕ‖⁴, m6 = E‖ϕ‖⁶, q = E[‖ϕ‖² ϕᵀSϕ].
@@ -258,7 +258,7 @@ def row_moments(*, phi: ArrayLike) -> dict[str, np.ndarray]:
 
 
 def trace_moments_iid(*, mu2, mu4, mu6, d, K) -> tuple[np.ndarray, np.ndarray]:
-    r"""T2, T3 for Φ with i.i.d. zero-mean entries of moments μ2, μ4, μ6 (spec 003) [derived].
+    r"""T2, T3 for Φ with i.i.d. zero-mean entries of moments μ2, μ4, μ6 (derived; docs/zou2022.md).
 
     m4 = dμ4 + d(d−1)μ2², m6 = dμ6 + 3d(d−1)μ4μ2 + d(d−1)(d−2)μ2³, q = μ2 m4, S = μ2 I.
     Corrects Zou 2022 (E.12)-(E.13), which drop the cross terms.
@@ -275,7 +275,7 @@ def trace_moments_iid(*, mu2, mu4, mu6, d, K) -> tuple[np.ndarray, np.ndarray]:
 
 
 def trace_moments_wishart(*, s2, d, K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""T1, T2, T3 for Gaussian N(0, s²) entries (Wishart G) [derived, spec 003].
+    r"""T1, T2, T3 for Gaussian N(0, s²) entries (Wishart G) [derived; docs/zou2022.md].
 
     E G = K s² I, E G² = K(K+d+1)s⁴ I, E G³ = K(K²+d²+3Kd+3K+3d+4)s⁶ I; T_p = d·(that).
     """
@@ -287,7 +287,7 @@ def trace_moments_wishart(*, s2, d, K) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def alpha_star_wishart(*, s2, d, K) -> np.ndarray:
-    r"""α*_lim = K(K+d+1) / (2s²(K²+d²+3Kd+3K+3d+4)) for N(0, s²) entries [derived, spec 003]."""
+    r"""α*_lim = K(K+d+1) / (2s²(K²+d²+3Kd+3K+3d+4)) for N(0, s²) entries [derived; docs/zou2022.md]."""
     _, T2, T3 = trace_moments_wishart(s2=s2, d=d, K=K)
     return alpha_star_limit(T2=T2, T3=T3, K=K)
 
@@ -309,7 +309,7 @@ def alpha_star_noise(*, T1, T2, T3, K, sigma_a2, sigma_eps2) -> np.ndarray:
 
 
 def alpha_star_cov(*, Sigma_a, EG2, EG3, K) -> float:
-    r"""α* with Cov(a) = Σ_a: K tr(Σ_a E G²) / (2 tr(Σ_a E G³)) [derived, spec 003]."""
+    r"""α* with Cov(a) = Σ_a: K tr(Σ_a E G²) / (2 tr(Σ_a E G³)) [derived; docs/zou2022.md]."""
     return float(K * np.trace(Sigma_a @ EG2) / (2 * np.trace(Sigma_a @ EG3)))
 
 

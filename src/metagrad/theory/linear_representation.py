@@ -2,7 +2,7 @@
 r"""FO-ANIL on multi-task linear regression with a low-rank shared representation.
 
 Theory of Yüksel, Boursier, Flammarion, "First-order ANIL provably learns representations despite
-overparametrisation" (ICLR 2024, seeds/004): the infinite-task recursion (5)-(7) and its non-zero-mean
+overparametrisation" (ICLR 2024): the infinite-task recursion (5)-(7) and its non-zero-mean
 extension, the limit Λ⋆ of Theorem 1, the closed-form ANIL objective, the exact one-step (1-GD)
 excess risk at the limit, and diagnostics of a learned representation B.
 
@@ -49,7 +49,7 @@ def lambda_star(
     .. math:: Λ⋆ = \frac1α \frac{m_{in}}{m_{in}+1}\Big(I_k - \big(\tfrac{m_{in}+1}{λ^2}Σ⋆ + I_k\big)^{-1}\Big),
               \quad λ^2 = \operatorname{Tr}Σ⋆ + σ^2.
 
-    Implements Yüksel 2024, Theorem 1, Eq. (8) (reconstructed, spec 004 §2).
+    Implements Yüksel 2024, Theorem 1, Eq. (8) (reconstructed; docs/yuksel2024.md).
 
     Args:
         alpha: inner step size, > 0.
@@ -89,7 +89,7 @@ def head_second_moment(
     E[wwᵀ] = wwᵀ − αwE[v]ᵀB − αBᵀE[v]wᵀ + α²Bᵀ[(1+1/n)E[vvᵀ] + (1/n)(tr E[vvᵀ] + σ²)I_d]B.
     For μ⋆ = 0 this is Eq. (7).
 
-    Implements Yüksel 2024, Eq. (7) (Lemma 15), and the non-zero-mean version of spec 004 §1.3.
+    Implements Yüksel 2024, Eq. (7) (Lemma 15), and the non-zero-mean version derived in docs/yuksel2024.md.
 
     Args:
         B: representation, shape (d, k'). w: head, shape (k',).
@@ -135,7 +135,7 @@ def fo_anil_step(
     B_{t+1} = B_t − β(B E[ww_iᵀ] − B⋆E[w⋆w_iᵀ]), E[w⋆w_iᵀ] = μ⋆wᵀ(I − αBᵀB) + αS⋆B⋆ᵀB,
     with S⋆ = Σ⋆ + μ⋆μ⋆ᵀ. For μ⋆ = 0 these are Eqs. (5)-(6).
 
-    Implements Yüksel 2024, Eqs. (5)-(7) and the non-zero-mean recursion of spec 004 §1.3.
+    Implements Yüksel 2024, Eqs. (5)-(7) and the non-zero-mean recursion derived in docs/yuksel2024.md.
 
     Args:
         As :func:`head_second_moment`, plus beta: outer step size > 0.
@@ -171,7 +171,7 @@ def anil_objective(
     .. math:: L_{ANIL}(B,w) = \tfrac12\big[\operatorname{tr}(B E[ww_iᵀ] Bᵀ)
               − 2α \operatorname{tr}(BBᵀB⋆Σ⋆B⋆ᵀ) + \operatorname{Tr}Σ⋆ + σ^2\big].
 
-    Implements Yüksel 2024, Eq. (1) in closed form (derived, spec 004 §1.3).
+    Implements Yüksel 2024, Eq. (1) in closed form (derived; docs/yuksel2024.md).
 
     Returns:
         Scalar, the expected post-adaptation test loss (with the ½ and the noise).
@@ -190,7 +190,7 @@ def anil_objective_min(*, Sigma_star: Float[ArrayLike, "k k"], m_in: float, sigm
 
     .. math:: L^⋆ = \tfrac12\Big[σ^2 + \sum_j \Big(s_j − \frac{s_j^2}{(1+1/m_{in})s_j + λ^2/m_{in}}\Big)\Big],
 
-    with s_j the eigenvalues of Σ⋆. Implements spec 004 §2 (derived; consistent with App. F).
+    with s_j the eigenvalues of Σ⋆. Derived in docs/yuksel2024.md (consistent with App. F).
 
     Returns:
         Scalar.
@@ -211,7 +211,7 @@ def one_step_excess_risk(
     .. math:: E‖B̂w_{test} − θ⋆‖^2 = \operatorname{tr}(Σ⋆(I−M)^2)
               + \tfrac1{m_{test}}\big[\operatorname{tr}(Σ⋆M^2) + λ^2\operatorname{tr}(M^2)\big].
 
-    Implements Yüksel 2024, Eq. (11) and Proposition 1 in expectation (derived, spec 004 §2).
+    Implements Yüksel 2024, Eq. (11) and Proposition 1 in expectation (derived; docs/yuksel2024.md).
     The norm is not halved; Table 1 of the paper corresponds to half of this value.
 
     Args:

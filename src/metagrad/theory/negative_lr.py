@@ -1,8 +1,8 @@
 # ruff: noqa: F722  (jaxtyping shape strings are not forward annotations)
 r"""MAML on mixed linear regression: exact and asymptotic test loss, negative learning rates.
 
-Theory of Bernacchia, "Meta-learning with negative learning rates" (ICLR 2021, seeds/001), as
-reconstructed in spec 001: Theorems 1–3 (Eqs. 5, 9, 14), the exact conditional loss (Eqs. 65, 123),
+Theory of Bernacchia, "Meta-learning with negative learning rates" (ICLR 2021), with the
+errata listed in docs/bernacchia2021.md: Theorems 1–3 (Eqs. 5, 9, 14), the exact conditional loss (Eqs. 65, 123),
 the optimal training rate (Eq. 8), the optimal adaptation rate, the slope at α_t = 0 (Eq. 10) and the
 Wishart moments of Lemma 1. All losses are ½·MSE and include the noise floor σ²/2.
 
@@ -306,7 +306,7 @@ def optimal_adapt_lr(*, K, p: int, n_r: int, sigma) -> Array:
     r"""Minimiser of σ²α_r²p/(2n_r) + h_r K/2 over α_r: α_r* = K n_r / (K (n_r+p+1) + σ² p).
 
     K = ν² + E|ω* − w0|²; for Theorem 1, K = ν²(1+n_v m/p) + (1−n_v m/p)|ω0−w0|² + σ²(n_v m/p)
-    (1 + α_t²p/n_t)/h_t. Derived in spec 001 §3.1 from Eqs. 5 and 65; lies in (0, 1/(1+(p+1)/n_r)).
+    (1 + α_t²p/n_t)/h_t. Derived from Eqs. 5 and 65 (docs/bernacchia2021.md); lies in (0, 1/(1+(p+1)/n_r)).
 
     Args:
         K: ν² + E|ω* − w0|², > 0, any shape.
@@ -324,8 +324,8 @@ def optimal_adapt_lr(*, K, p: int, n_r: int, sigma) -> Array:
 def slope_at_zero(*, regime: str, p: int, n_v: int, m: int, n_r: int, sigma, alpha_r) -> Array:
     r"""∂L̄/∂α_t at α_t = 0: h_r σ² n_v m/p (overparameterized), h_r σ² p/(n_v m) (under).
 
-    Implements Bernacchia 2021, Eq. 10 (with the h_r factor restored, spec A6) and its
-    overparameterized analogue (spec T5). Both are >= 0, so a small negative α_t is better.
+    Implements Bernacchia 2021, Eq. 10 (with the h_r factor restored; docs/bernacchia2021.md) and its
+    overparameterized analogue (derived from Eq. 5). Both are >= 0, so a small negative α_t is better.
 
     Args:
         regime: "over" or "under".

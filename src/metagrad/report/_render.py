@@ -218,8 +218,7 @@ class Renderer:
     def figure(self, fig_id: str, title: str, runs: dict[str, StoredRun]) -> str:
         """One figure or table: status per scale, warnings, images, claims, config."""
         badges = " ".join(
-            _badge(*_status(runs[sc]), f"{sc} scale") + f"<small>{esc(sc)}</small>"
-            for sc in _scales(runs)
+            _badge(_status(runs[sc])[0], f"{sc}: {_status(runs[sc])[1]}") for sc in _scales(runs)
         )
         body = "".join(self._run_notes(runs[sc]) for sc in _scales(runs))
         imgs = "".join(self._images(runs[sc]) for sc in _scales(runs))
@@ -257,9 +256,13 @@ class Renderer:
         for sc in sorted(tallies, key=lambda x: (_SCALE_ORDER.get(x, 2), x)):
             ok, n, stale = tallies[sc]
             cls = "ok" if ok == n and not stale else "bad" if ok < n else "stale"
-            text = f"{sc}: {ok}/{n} pass" if n else f"{sc}: none current"
+            text = (
+                f"{sc}: {ok}/{n} pass" if n else f"{sc}: none current" if stale else f"{sc}: none"
+            )
             if stale:
                 text += f" ({stale} stale, not counted)"
+            if not n and not stale:
+                cls = "warn"
             out.append(f'<span class="{cls}">{esc(text)}</span>')
         return ", ".join(out)
 
@@ -271,7 +274,10 @@ class Renderer:
         not_run = [fid for fid in registered_ids if fid not in group.runs]
         links = ", ".join(
             f'<a href="#fig-{slug(fid)}">{esc(fid)}</a> '
-            + " ".join(_badge(*_status(group.runs[fid][sc])) for sc in _scales(group.runs[fid]))
+            + " ".join(
+                _badge(_status(group.runs[fid][sc])[0], f"{sc}: {_status(group.runs[fid][sc])[1]}")
+                for sc in _scales(group.runs[fid])
+            )
             for fid in stored
         )
         parts = [f'<section class="paper" id="paper-{slug(group.key)}">']
@@ -406,13 +412,14 @@ h4{margin:.8em 0 .3em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 7px;
  vertical-align:top;text-align:left}th{background:#f0f0f0}
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
-table.claims{width:100%;font-size:90%}table.claims td.note{color:#444;font-size:95%}
+table.claims{width:100%;font-size:90%}table.claims td{overflow-wrap:anywhere}
+table.claims td.num{white-space:normal;max-width:16em}table.facts{width:100%}
+section.brokenlist h2{margin-top:.6em}table.claims td.note{color:#444;font-size:95%}
 table.claims tr.first td{border-top:2px solid #999}td.claim{font-weight:600;max-width:22em}
 .ok{color:#0a6b0a;font-weight:600}.bad{color:#b00000;font-weight:600}
 .warn{color:#8a5a00;font-weight:600}.stale{color:#6b4bb0;font-weight:600}
 .badge{display:inline-block;font-size:75%;padding:1px 7px;border-radius:9px;margin-left:.4em;
  border:1px solid currentColor;vertical-align:middle}
-h3 small{font-size:70%;color:#555;font-weight:normal;margin-left:2px}
 .summary{background:#fafbfc;border:1px solid #e2e5ea;padding:.5em 1em;border-radius:6px}
 table.facts th{width:15em;background:none}
 .images{display:flex;flex-wrap:wrap;gap:10px}figure{margin:4px 0}

@@ -127,27 +127,9 @@ PAPERS: tuple[Paper, ...] = (
         not_implemented=(
             Omission("Fig. 1", "schematic of the teacher-student set-up (no data)"),
             Omission(
-                "Fig. 2",
-                "simulation against theory: being written (sim.simulate exists)",
-                "wang2024.fig2",
-                "Not reproduced",
-            ),
-            Omission(
                 "Fig. 7(b)",
                 "ε against η_w for several γ not produced; only panel (a)",
                 "wang2024.fig7b",
-                "Not reproduced",
-            ),
-            Omission(
-                "Fig. 8",
-                "Q_kl theory vs simulation for several η_w: simulation study not written yet",
-                "wang2024.fig8",
-                "Not reproduced",
-            ),
-            Omission(
-                "Fig. 9",
-                "Q_kl theory vs simulation for several P, V: simulation study not written yet",
-                "wang2024.fig9",
                 "Not reproduced",
             ),
             Omission(

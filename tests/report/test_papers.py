@@ -46,7 +46,7 @@ def test_keys_unique_and_lookup():
 
 def test_docs_anchor_matches_github():
     assert docs_anchor("Fig 5: `wang2024.fig5`") == "fig-5-wang2024fig5"
-    assert docs_anchor("Conventions and choices (spec 001)") == "conventions-and-choices-spec-001"
+    assert docs_anchor("Measured (paper scale, seed 0)") == "measured-paper-scale-seed-0"
     assert docs_anchor("Deep-learning heuristics (H.18–H.25, H.3)") == (
         "deep-learning-heuristics-h18h25-h3"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import json
 import math
@@ -127,7 +128,9 @@ class Renderer:
                     f"(<code>{esc(src)}</code>)</p>"
                 )
                 continue
-            dst = self.fig_dir / f"{slug(s['id'])}--{slug(s['scale'])}--{slug(name)}.png"
+            # the hash of the source path keeps ids that slug alike ("a.b", "a-b") apart
+            tag = hashlib.sha256(str(src.resolve()).encode()).hexdigest()[:8]
+            dst = self.fig_dir / f"{slug(s['id'])}--{slug(s['scale'])}--{slug(name)}-{tag}.png"
             shutil.copyfile(src, dst)
             rel = urllib.parse.quote(f"figures/{dst.name}")
             parts.append(

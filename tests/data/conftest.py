@@ -128,3 +128,11 @@ def tiered_roots(tmp_path, rng):
                 _pickle(r / f"{split}_images_png.pkl", enc)
         roots[kind] = r
     return roots
+
+
+@pytest.fixture(scope="session")
+def glyph_small(tmp_path_factory):
+    """A small cached glyph dataset (30 classes x 8 images, 28x28), shared by the session."""
+    from metagrad.data import glyphs
+
+    return glyphs(seed=3, n_instances=8, max_classes=30, data=tmp_path_factory.mktemp("glyphs"))

@@ -9,7 +9,7 @@ import jax.random as jr
 import numpy as np
 
 from metagrad.experiments._config import ConfigError
-from metagrad.experiments._study import Check, check_true
+from metagrad.experiments._study import Check, check_close, check_true
 from metagrad.theory import adaptation_lr as alr
 
 PAPER = "Zou, Liu, Li 2022, ICLR"
@@ -98,3 +98,80 @@ def _decreasing(name: str, values: np.ndarray, note: str) -> Check:
         "strictly decreasing",
         note,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitCrossCheck:
+    """α*_lim (Eq. 3.3) at one point of a study, computed three independent ways (one seed).
+
+    Attributes:
+        alpha_limit: `alpha_star_limit` of the row-moment T2, T3 of fresh sampled rows.
+        se_limit: its standard error (batch means over 10 batches of those rows).
+        alpha_risk: argmin over α of the limit risk L_apx (Eq. B.6) with the same T1, T2, T3
+            (vertex of the parabola through three evaluations of `limit_risk`).
+        alpha_plugin: plug-in K Σ tr G_i² / (2 Σ tr G_i³) from independently sampled tasks.
+        se_plugin: its standard error (delta method over the tasks).
+    """
+
+    alpha_limit: float
+    se_limit: float
+    alpha_risk: float
+    alpha_plugin: float
+    se_plugin: float
+
+
+def _limit_of_rows(phi: np.ndarray, K: int) -> tuple[float, float, float, float]:
+    """(α*_lim, T1, T2, T3) from rows phi (n, d) by the row-moment formula."""
+    m = alr.row_moments(phi=phi)
+    T2, T3 = alr.trace_moments_rows(K=K, **m)
+    return float(alr.alpha_star_limit(T2=T2, T3=T3, K=K)), K * np.trace(m["S"]), T2, T3
+
+
+def _limit_cross_check(rows, *, K: int, n_rows: int, n_tasks: int) -> LimitCrossCheck:
+    """Cross-check `alpha_star_limit` against the risk argmin and the plug-in at one point.
+
+    `rows(n)` draws n i.i.d. feature rows (n, d) of the point's distribution.
+    """
+    phi = rows(n_rows)
+    a_lim, T1, T2, T3 = _limit_of_rows(phi, K)
+    batches = [_limit_of_rows(b, K)[0] for b in np.array_split(phi, 10)]
+    r = [float(alr.limit_risk(alpha=a, T1=T1, T2=T2, T3=T3, K=K)) for a in (0.0, 0.5, 1.0)]
+    a_risk = 0.5 - 0.5 * (r[2] - r[0]) / (2 * (r[2] - 2 * r[1] + r[0]))
+    Phis = rows(n_tasks * K).reshape(n_tasks, K, -1)
+    G = alr.gram(Phis=Phis)
+    G2 = G @ G
+    t2, t3 = np.trace(G2, axis1=1, axis2=2), np.einsum("nij,nji->n", G2, G)
+    ratio = t2.mean() / t3.mean()
+    se_plug = K / 2 * np.std(t2 - ratio * t3, ddof=1) / (np.sqrt(n_tasks) * t3.mean())
+    return LimitCrossCheck(
+        alpha_limit=a_lim,
+        se_limit=float(np.std(batches, ddof=1) / np.sqrt(len(batches))),
+        alpha_risk=float(a_risk),
+        alpha_plugin=alr.alpha_star_plugin(Phis=Phis),
+        se_plugin=float(se_plug),
+    )
+
+
+def _limit_claims(cc: LimitCrossCheck, n_seeds: int, where: str) -> list[Check]:
+    """Eq. 3.3 = argmin of L_apx (round-off) and = plug-in (5 combined standard errors).
+
+    `cc` is the seed mean (the standard errors are averaged and divided by √n_seeds).
+    """
+    se = np.hypot(cc.se_limit, cc.se_plugin) / np.sqrt(n_seeds)
+    return [
+        check_close(
+            f"{where}: Eq. 3.3 (alpha_star_limit) = argmin of the limit risk L_apx (Eq. B.6)",
+            cc.alpha_risk,
+            cc.alpha_limit,
+            rtol=1e-9,
+            note="Theorem 1: α*_lim minimises L_apx; same T1, T2, T3, so equal up to round-off",
+        ),
+        check_close(
+            f"{where}: Eq. 3.3 (alpha_star_limit) = plug-in over sampled tasks",
+            cc.alpha_plugin,
+            cc.alpha_limit,
+            atol=5 * se,
+            note="5 standard errors: batch means of the rows (row formula) and the delta method "
+            "over the tasks (plug-in), combined",
+        ),
+    ]

@@ -132,10 +132,6 @@ PAPERS: tuple[Paper, ...] = (
                 "wang2024.fig7b",
                 "Not reproduced",
             ),
-            Omission(
-                "O(1/P) correction and Gram-space reduced simulator (Sec. II C)",
-                "left out for time",
-            ),
         ),
     ),
     Paper(
@@ -217,6 +213,30 @@ PAPERS: tuple[Paper, ...] = (
             "Towards Efficient Training and Effective Adaptation. ICML 2021."
         ),
         docs="docs/wang2021.md",
+        deviations=(
+            Deviation(
+                "Φ'_ANIL from the appendix (Eqs. 61/66, with the −K terms), not the main-text "
+                "Lemma 1 form; Φ'_MTL from the first line of Eqs. 57/65",
+                "Deviations and decisions (each with its reason)",
+            ),
+            Deviation(
+                "Every head starts from one w_0 (needed for the cross-task kernel blocks; derived)",
+                "Deviations and decisions (each with its reason)",
+            ),
+            Deviation(
+                "Inner loop and test-time adaptation as gradient flow on the head for time λτ",
+                "Deviations and decisions (each with its reason)",
+            ),
+            Deviation(
+                "Analytic infinite-width kernels by default (the paper: empirical width-512 ones)",
+                "Deviations and decisions (each with its reason)",
+            ),
+            Deviation(
+                "Fig. 1 panels 2–3: with the stated formulas the converged ANIL predictor does not "
+                "depend on λτ; the paper's growing gap is not reproduced (variants shown)",
+                "The λτ finding (Fig. 1, panels 2–3)",
+            ),
+        ),
         not_implemented=(
             Omission(
                 "Tables 1–2",

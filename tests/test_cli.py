@@ -129,8 +129,11 @@ def test_dask_without_scheduler_starts_a_local_cluster(tmp_path):
 
 def test_cost_is_estimated_before_compute(tmp_path):
     args = ["run", "selfcheck.erf_i2", "--results", str(tmp_path), "--executor", "inline"]
-    out = runner.invoke(app, [*args, "--set", "n_samples=1e9"], env={"COLUMNS": "300"})
+    out = runner.invoke(app, [*args, "--set", "n_samples=5e7", "--max-hours", "0.01"],
+                        env={"COLUMNS": "300"})
     assert out.exit_code == 2 and "estimated" in out.output and "n_samples" in out.output, out.output
     assert not list(tmp_path.rglob("*.npz"))
-    out = runner.invoke(app, [*args, "--set", "n_samples=1e6"], env={"COLUMNS": "300"})
+    out = runner.invoke(app, [*args, "--set", "n_samples=1e9"], env={"COLUMNS": "300"})
+    assert out.exit_code == 2 and "n_samples=1000000000 is out of range" in out.output, out.output
+    out = runner.invoke(app, [*args, "--set", "n_samples=2e6"], env={"COLUMNS": "300"})
     assert out.exit_code == 0 and "above its paper-scale cost" in out.output, out.output

@@ -84,3 +84,30 @@ def test_metadata_and_presets(study_id):
     assert set(st.cost) >= {"quick", "paper"}
     for f in st.figures.values():
         assert f.title and (f.plot_fn or f.claims_fn)
+
+
+@pytest.mark.parametrize("study_id", sorted(STUDIES))
+def test_cost_is_estimated_and_grows_with_the_size_keys(study_id):
+    """Every study declares the keys its cost grows with (issue 11: cost checked before compute)."""
+    import dataclasses
+
+    from metagrad.experiments._study import parse_seconds
+
+    st = STUDIES[study_id]
+    quick, paper = st.config("quick"), st.config("paper")
+    sized = [f.name for f in dataclasses.fields(quick) if f.metadata.get("cost")]
+    if quick == paper:
+        return
+    assert sized, f"{study_id}: no param(..., cost=...) declared"
+    est_q, _ = st.estimate_seconds(quick)
+    est_p, _ = st.estimate_seconds(paper)
+    assert est_q is not None and est_p is not None
+    measured = parse_seconds(st.cost["paper"])
+    if measured is not None and measured > max(parse_seconds(st.cost["quick"]), 1.0):
+        assert est_p == pytest.approx(measured, rel=1e-6)
+    key = sized[0]
+    v = getattr(quick, key)
+    bigger = quick.replace(**{key: v * 10 if not isinstance(v, tuple) else v * 10})
+    sign = np.sign(dataclasses.fields(quick)[[f.name for f in dataclasses.fields(quick)].index(key)]
+                   .metadata["cost"])
+    assert np.sign(st.estimate_seconds(bigger)[0] - est_q) == sign

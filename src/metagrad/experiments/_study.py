@@ -260,13 +260,29 @@ class Study:
         return self.Config.build({**self.presets[scale], **overrides})
 
     def estimate_seconds(self, config: ExperimentConfig) -> tuple[float | None, str]:
-        """(Estimated seconds of one seed of `config`, the key that raises it most) from the
-        measured quick cost and the cost exponents of the config's fields; None if unknown."""
+        """(Estimated seconds of one seed of `config`, the key that raises it most); None if unknown.
+
+        Anchored on the two measured costs: with F the work factor of `config` over the quick
+        preset (:func:`cost_factor`) and F_p that of the paper preset, the estimate interpolates
+        log-linearly between the quick and paper costs for 1 <= F <= F_p (quick runs are often
+        dominated by compilation) and scales the paper cost by F / F_p beyond it; without a paper
+        cost it scales the quick cost by F.
+        """
         quick = parse_seconds(self.cost["quick"])
         if quick is None:
             return None, ""
+        quick = max(quick, 1.0)
         factor, worst = cost_factor(config, self.config("quick"))
-        return max(quick, 1.0) * factor, worst
+        paper = parse_seconds(self.cost["paper"])
+        f_paper, _ = cost_factor(self.config("paper"), self.config("quick"))
+        if paper is None or f_paper <= 1.0 or paper <= quick:  # no monotone anchor: scale the larger
+            if paper is not None and paper >= quick:
+                return paper * factor / f_paper, worst
+            return quick * factor, worst
+        if factor <= f_paper:
+            slope = math.log(paper / quick) / math.log(f_paper)
+            return quick * max(factor, 1e-300) ** slope, worst
+        return paper * factor / f_paper, worst
 
     def check_cost(self, config: ExperimentConfig, *, n_seeds: int = 1, limit: float) -> float | None:
         """Raise :class:`ConfigError` when the estimated time exceeds `limit` seconds.

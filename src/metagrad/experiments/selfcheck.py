@@ -32,7 +32,9 @@ class I2Config(ExperimentConfig):
     a: float = param(1.0, "variance of u", gt=0)
     b: float = param(0.5, "variance of v", gt=0)
     c: float = param(0.3, "covariance of u and v")
-    n_samples: int = param(200_000, "Monte Carlo samples", ge=100, cost=1)
+    n_samples: int = param(
+        200_000, "Monte Carlo samples (all held in memory: 16 bytes each)", ge=100, le=50_000_000, cost=1
+    )
     delay: float = param(0.0, "seconds to sleep per point (for kill/resume tests)", ge=0, le=3600)
 
     def check(self) -> None:

@@ -63,8 +63,8 @@ class _Common(ExperimentConfig):
         100.0, f"validation examples per task (not stated for Figs 3-7; {_DOCS})", gt=0
     )
     eta_J: float = param(3.0, "outer learning rate η_J", gt=0)
-    alpha_max: float = param(500.0, "horizon α", gt=0)
-    d_alpha: float = param(0.01, "RK4 step", gt=0)
+    alpha_max: float = param(500.0, "horizon α", gt=0, cost=1)
+    d_alpha: float = param(0.01, "RK4 step", gt=0, cost=-1)
     record_every: int = param(50, "RK4 steps between records", ge=1)
     delta: float = param(
         1e-10,
@@ -242,10 +242,10 @@ class Fig4Config(_Common):
     """Fig 4 (Sec. IV C): ε(α_max) vs η_w at η_J = 3, and vs η_J for η_w ∈ {3, 6}."""
 
     eta_w_grid: tuple[float, ...] = param(
-        tuple(float(x) for x in range(1, 21)), f"η_w grid of panel (a) (not given; {_DOCS})"
+        tuple(float(x) for x in range(1, 21)), f"η_w grid of panel (a) (not given; {_DOCS})", cost=1
     )
     eta_J_grid: tuple[float, ...] = param(
-        tuple(0.5 * x for x in range(1, 21)), f"η_J grid of panel (b) (not given; {_DOCS})"
+        tuple(0.5 * x for x in range(1, 21)), f"η_J grid of panel (b) (not given; {_DOCS})", cost=1
     )
     eta_w_b: tuple[float, ...] = param((3.0, 6.0), "η_w values of panel (b)")
 
@@ -504,6 +504,7 @@ class Fig6Config(_Common):
         800.0,
         f"horizon α (the paper's range is not given; {_DOCS}#what-we-measured-vs-the-paper)",
         gt=0,
+        cost=1,
     )
 
 
@@ -588,7 +589,9 @@ class Fig7Config(_Common):
     mc_alphas: tuple[float, ...] = param(
         (0.25, 0.5, 1.0), "states of the Monte Carlo check, as fractions of α_max", ge=0, le=1
     )
-    mc_samples: int = param(1_000_000, "Monte Carlo samples per state", ge=1000, le=10_000_000)
+    mc_samples: int = param(
+        1_000_000, "Monte Carlo samples per state", ge=1000, le=10_000_000, cost=1
+    )
 
 
 fig7_study = Study(
@@ -600,7 +603,10 @@ fig7_study = Study(
         "quick": {"d_alpha": 0.1, "record_every": 10, "alpha_max": 200.0, "mc_samples": 200_000},
         "paper": {},
     },
-    cost={"quick": "~15-30 s", "paper": "~3 min"},
+    cost={
+        "quick": "226 s at load ~25 on the shared 2-core CPU (49 s there without the Monte Carlo)",
+        "paper": "ODE ~3 min; with the 10^6-sample Monte Carlo not measured",
+    },
 )
 
 
@@ -751,15 +757,19 @@ def _z_bound(n_tests: int, alpha: float = 1e-4) -> float:
 class Fig5Config(_Common):
     """Fig 5 (Sec. IV D): α̃ (first α with ε ≤ 0.01) on an (η_w, η_J) grid, one panel per K."""
 
-    Ks: tuple[int, ...] = param((3, 4, 5, 6, 7, 8, 9), "student widths K (one panel each)", ge=1)
+    Ks: tuple[int, ...] = param(
+        (3, 4, 5, 6, 7, 8, 9), "student widths K (one panel each)", ge=1, cost=1
+    )
     eta_w_grid: tuple[float, ...] = param(
-        tuple(float(x) for x in range(1, 21)), f"η_w grid (not given; {_DOCS}#fig-5)", gt=0
+        tuple(float(x) for x in range(1, 21)), f"η_w grid (not given; {_DOCS}#fig-5)", gt=0, cost=1
     )
     eta_J_grid: tuple[float, ...] = param(
-        tuple(0.5 * x for x in range(1, 21)), f"η_J grid (not given; {_DOCS}#fig-5)", gt=0
+        tuple(0.5 * x for x in range(1, 21)), f"η_J grid (not given; {_DOCS}#fig-5)", gt=0, cost=1
     )
-    alpha_max: float = param(450.0, "horizon α_final (paper: 450)", gt=0)
-    d_alpha: float = param(0.2, f"RK4 step (α̃ equal to dα=0.05 within 1; {_DOCS}#fig-5)", gt=0)
+    alpha_max: float = param(450.0, "horizon α_final (paper: 450)", gt=0, cost=1)
+    d_alpha: float = param(
+        0.2, f"RK4 step (α̃ equal to dα=0.05 within 1; {_DOCS}#fig-5)", gt=0, cost=-1
+    )
     record_every: int = param(5, "RK4 steps between records (α̃ resolution dα·record_every)", ge=1)
     level: float = param(0.01, "error level of α̃ (paper: ε ≤ 0.01)", gt=0)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from metagrad.data import glyph_classes, glyphs, render_glyphs
+from metagrad.data import glyph_classes, render_glyphs
 
 
 def test_several_hundred_classes_from_several_faces():

@@ -95,3 +95,42 @@ def test_alpha_r_bound_uses_the_config_that_was_run(getkey):
     assert len(ran) == 2 and all(c.passed for c in ran.values())
     assert all(c.target == f"(0, {hi:.4f})" for c in ran.values())
     assert not any(c.passed for c in defaults.values())  # what the old code would have said
+
+
+def test_z_tolerance_is_a_bonferroni_bound():
+    from scipy.stats import norm
+
+    for n in (2, 14, 50):
+        k = B.z_tolerance(n)
+        assert n * 2 * norm.sf(k) == pytest.approx(0.01)
+    assert B.z_tolerance(50) > B.z_tolerance(14)
+    with pytest.raises(ValueError, match="n_points"):
+        B.z_tolerance(0)
+
+
+def _theory_checks(cfg, res):
+    return {
+        c.name: c
+        for c in B.linear_claims(cfg, res, accurate=True, zero_gap=False)
+        if c.name.startswith("theory = MC")
+    }
+
+
+def test_theory_vs_mc_tolerance_is_in_standard_errors(getkey):
+    """Noise of 1 SE passes; a shift of a few per cent (many SE) fails, whatever its sign."""
+    cfg = get_study("bernacchia2021.fig6a").config("quick")
+    base = _fake_result(getkey(), cfg, 0.3)
+    k = B.z_tolerance(2 * cfg.n_grid)
+
+    def with_mc(shift_a, shift_b):
+        a = dataclasses.replace(base.a, mc=base.a.theory_grid + shift_a * base.a.mc_se)
+        b = dataclasses.replace(base.b, mc=base.b.theory_grid + shift_b * base.b.mc_se)
+        return merge_seeds([dataclasses.replace(base, a=a, b=b)])
+
+    noise = np.asarray(jr.uniform(getkey(), (2, cfg.n_grid), minval=-1, maxval=1))
+    ok = _theory_checks(cfg, with_mc(noise[0], noise[1]))
+    assert len(ok) == 2 and all(c.passed and c.tolerance == pytest.approx(k) for c in ok.values())
+    # a relative error of 3.5% of the loss (the old flat budget was 3% + 3 SE) is ~20 SE here
+    shift = 0.035 * base.b.theory_grid / base.b.mc_se
+    bad = _theory_checks(cfg, with_mc(noise[0], noise[1] - shift))
+    assert [c.passed for c in bad.values()] == [False, True]

@@ -22,14 +22,14 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from metagrad.algorithms import LOSSES, init_meta_state, maml, meta_step
+from metagrad.algorithms import LOSSES, fo_maml, init_meta_state, maml, meta_step
 from metagrad.experiments._config import ConfigError, ExperimentConfig, param
 from metagrad.experiments._result import Seeds
 from metagrad.experiments._study import Check, Study, check_close, check_true
 from metagrad.models import MLP
 from metagrad.tasks import Task, sample_quadratic_tasks
 
-__all__ = ["Fig5Config", "Fig5Result", "Fig5Summary", "study", "summarize"]
+__all__ = ["Fig5Config", "Fig5Result", "Fig5Summary", "first_order_claims", "study", "summarize"]
 
 PAPER_OPTIMUM = -0.0075  # Bernacchia 2021, Sec. 5.4 (text)
 
@@ -46,18 +46,21 @@ class Fig5Config(ExperimentConfig):
     m: int = param(3, "meta-training tasks", ge=1)
     sigma: float = param(1.0, "label noise", ge=0)
     nu: float = param(0.5, "task variability (Cov w = nu^2/p I)", ge=0)
-    width: int = param(400, "hidden width (both hidden layers)", ge=1)
+    width: int = param(400, "hidden width (both hidden layers)", ge=1, cost=1)
     depth: int = param(2, "hidden layers", ge=1)
     alpha_r: float = param(0.01, "adaptation learning rate at test time")
     alpha_t_range: tuple[float, ...] = param((-0.02, 0.02), "alpha_t sweep [lo, hi]")
-    n_grid: int = param(17, "alpha_t grid points (paper range: step 0.0025)", ge=3)
+    n_grid: int = param(17, "alpha_t grid points (paper range: step 0.0025)", ge=3, cost=1)
     outer_lr: float = param(1e-3, "outer (meta) gradient-descent learning rate", gt=0)
-    outer_steps: int = param(5000, "full-batch outer gradient-descent steps", ge=1)
+    outer_steps: int = param(5000, "full-batch outer gradient-descent steps", ge=1, cost=1)
     n_test_tasks: int = param(1000, "test tasks per seed", ge=1)
     test_chunk: int = param(100, "test tasks evaluated at once (memory)", ge=1)
-    n_seeds: int = param(10, "independent runs per alpha_t (error bars)", ge=2)
+    n_seeds: int = param(10, "independent runs per alpha_t (error bars)", ge=2, cost=1)
     loss: str = param(
         "half_mse", "loss of every loop and of the reported test loss", choices=("half_mse", "mse")
+    )
+    fo_alpha_t: tuple[float, ...] = param(
+        (0.0, -0.0075), "grid alpha_t at which first-order MAML is also trained (paired)"
     )
 
     def check(self) -> None:
@@ -70,6 +73,19 @@ class Fig5Config(ExperimentConfig):
                 f"n_test_tasks={self.n_test_tasks} must be a multiple of "
                 f"test_chunk={self.test_chunk}."
             )
+        grid = self.alpha_t_grid
+        for a in self.fo_alpha_t:
+            if np.min(np.abs(grid - a)) > 1e-9 * max(1.0, abs(a)):
+                raise ConfigError(
+                    f"fo_alpha_t={self.fo_alpha_t}: {a} is not a point of the alpha_t grid "
+                    f"linspace{(*self.alpha_t_range, self.n_grid)}."
+                )
+
+    @property
+    def fo_index(self) -> np.ndarray:
+        """(n_fo,) indices in ``alpha_t_grid`` of the ``fo_alpha_t`` values."""
+        grid = self.alpha_t_grid
+        return np.array([int(np.argmin(np.abs(grid - a))) for a in self.fo_alpha_t], dtype=int)
 
     @property
     def alpha_t_grid(self) -> np.ndarray:
@@ -97,22 +113,28 @@ class Fig5Result:
             α_t of ``config.alpha_t_grid``; NaN where that seed's meta-training or test loss is
             not finite (diverged).
         train_loss: (n_seeds, n_grid) final meta-training (outer) loss; NaN where not finite.
+        fo_test_loss: (n_seeds, n_fo) test loss of first-order MAML at ``config.fo_alpha_t``,
+            same initial network, meta-training and test tasks as `test_loss` (paired); NaN
+            where not finite.
     """
 
     test_loss: np.ndarray
     train_loss: np.ndarray
-    nan_ok: ClassVar[tuple[str, ...]] = ("test_loss", "train_loss")
+    fo_test_loss: np.ndarray
+    nan_ok: ClassVar[tuple[str, ...]] = ("test_loss", "train_loss", "fo_test_loss")
 
 
 def meta_train_fixed(
-    model: MLP, tasks: Task, alpha_t: jax.Array, cfg: Fig5Config
+    model: MLP, tasks: Task, alpha_t: jax.Array, cfg: Fig5Config, first_order: bool = False
 ) -> tuple[MLP, jax.Array]:
     """Full-batch outer gradient descent on fixed tasks through one inner step (Eqs. 1, 3).
 
-    Returns the meta-trained network and the outer (meta-training) loss after each step,
-    `[outer_steps]`; a non-finite loss marks divergence.
+    Second-order MAML (the paper's), or first-order MAML with `first_order` (the comparison of
+    docs/bernacchia2021.md#fig-5). Returns the meta-trained network and the outer
+    (meta-training) loss after each step, `[outer_steps]`; a non-finite loss marks divergence.
     """
-    algorithm = maml(loss=LOSSES[cfg.loss], lr=alpha_t, steps=1)
+    make = fo_maml if first_order else maml
+    algorithm = make(loss=LOSSES[cfg.loss], lr=alpha_t, steps=1)
     optimizer = optax.sgd(cfg.outer_lr)
 
     def body(state, _):
@@ -130,8 +152,8 @@ def adapted_test_loss(model: MLP, tasks: Task, cfg: Fig5Config) -> jax.Array:
     return jnp.mean(jax.lax.map(lambda t: algorithm.meta_loss(model, t)[0], chunks))
 
 
-def _seed_curve(key: jax.Array, alpha_t: jax.Array, cfg: Fig5Config):
-    """(test loss, final meta-training loss), each `[n_grid]`, for one training seed."""
+def _seed_curve(key: jax.Array, alpha_t: jax.Array, cfg: Fig5Config, first_order: bool = False):
+    """(test loss, final meta-training loss), each `[len(alpha_t)]`, for one training seed."""
     k_init, k_train, k_test = jr.split(key, 3)
     model = MLP(cfg.p, 1, cfg.width, cfg.depth, dtype=jnp.float64, init="normal", key=k_init)
     sample = dict(p=cfg.p, nu=cfg.nu, sigma=cfg.sigma)
@@ -141,14 +163,14 @@ def _seed_curve(key: jax.Array, alpha_t: jax.Array, cfg: Fig5Config):
     test = sample_quadratic_tasks(
         k_test, n_tasks=cfg.n_test_tasks, n_support=cfg.n_r, n_query=cfg.n_s, **sample
     )
-    trained, losses = jax.vmap(meta_train_fixed, in_axes=(None, None, 0, None))(
-        model, train, alpha_t, cfg
+    trained, losses = jax.vmap(meta_train_fixed, in_axes=(None, None, 0, None, None))(
+        model, train, alpha_t, cfg, first_order
     )
     per_alpha = lambda i: adapted_test_loss(jax.tree.map(lambda a: a[i], trained), test, cfg)  # noqa: E731
     return jax.lax.map(per_alpha, jnp.arange(alpha_t.shape[0])), losses[:, -1]
 
 
-_seed_curve_jit = jax.jit(_seed_curve, static_argnums=2)
+_seed_curve_jit = jax.jit(_seed_curve, static_argnums=(2, 3))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +219,57 @@ def summarize(cfg: Fig5Config, res: Seeds[Fig5Result]) -> Fig5Summary:
     )
 
 
+FO_SAME_RTOL = 1e-9  # float64 round-off of a 500-5000-step training is ~1e-12 relative
+FO_DIFFER_RTOL = 1e-6
+
+
+def first_order_claims(cfg: Fig5Config, res: Seeds[Fig5Result]) -> list[Check]:
+    """Second- vs first-order MAML at ``cfg.fo_alpha_t``, paired (same seeds, data, network).
+
+    The second-order meta-gradient has the inner Jacobian I − α_t ∇²L (Eq. 3 differentiated
+    through one step of Eq. 1); first-order MAML replaces it by I. So the two coincide at
+    α_t = 0 (up to float64 round-off) and differ at every α_t ≠ 0 where ∇²L ≠ 0. The
+    comparison is deterministic (no sampling error: every training seed is run both ways), so the
+    tolerances are round-off bounds, not standard errors.
+    """
+    if not cfg.fo_alpha_t:
+        return []
+    so = np.asarray(res.values.test_loss).reshape(-1, cfg.n_grid)[:, cfg.fo_index]
+    fo = np.asarray(res.values.fo_test_loss).reshape(-1, len(cfg.fo_alpha_t))
+    rel = np.abs(so - fo) / np.abs(so)
+    diff = so - fo
+    zero = np.asarray(cfg.fo_alpha_t) == 0
+    info = ", ".join(
+        f"alpha_t={a:g}: SO-FO {d.mean():+.3g} (SE {d.std(ddof=1) / np.sqrt(len(d)):.2g})"
+        for a, d in zip(cfg.fo_alpha_t, diff.T, strict=True)
+    )
+    out = []
+    if zero.any():
+        worst = float(np.max(rel[:, zero]))  # NaN (diverged) fails
+        out.append(
+            check_true(
+                "first-order = second-order MAML at alpha_t = 0 (inner Jacobian = I)",
+                bool(worst <= FO_SAME_RTOL),
+                worst,
+                f"<= {FO_SAME_RTOL:g}",
+                f"max over seeds of |SO - FO|/SO of the test loss, paired; {info}",
+            )
+        )
+    if (~zero).any():
+        least = float(np.min(rel[:, ~zero]))
+        out.append(
+            check_true(
+                "second-order MAML differs from first-order at alpha_t != 0",
+                bool(least > FO_DIFFER_RTOL),
+                least,
+                f"> {FO_DIFFER_RTOL:g}",
+                "min over seeds and alpha_t != 0 of |SO - FO|/SO of the test loss "
+                f"(paired; round-off is ~1e-12); {info}",
+            )
+        )
+    return out
+
+
 def _divergence_at_ends(diverged: np.ndarray) -> bool:
     """True when the diverged grid points are contiguous runs at the two ends of the grid."""
     finite = np.flatnonzero(~diverged)
@@ -215,6 +288,7 @@ _QUICK = {
     "outer_steps": 500,
     "n_seeds": 3,
     "n_test_tasks": 100,
+    "fo_alpha_t": (0.0, -0.1),
 }
 
 study = Study(
@@ -230,11 +304,20 @@ study = Study(
 @study.run
 def run(config: Fig5Config, *, key: Any) -> Fig5Result:
     """Test and final meta-training loss vs α_t for `n_seeds` training seeds."""
-    alpha_t = jnp.asarray(config.alpha_t_grid)
-    outs = [_seed_curve_jit(k, alpha_t, config) for k in jr.split(key, config.n_seeds)]
+    keys = jr.split(key, config.n_seeds)
+    outs = [_seed_curve_jit(k, jnp.asarray(config.alpha_t_grid), config, False) for k in keys]
     test, train = (np.stack([np.asarray(o[i]) for o in outs]) for i in (0, 1))
     ok = np.isfinite(test) & np.isfinite(train)
-    return Fig5Result(test_loss=np.where(ok, test, np.nan), train_loss=np.where(ok, train, np.nan))
+    fo_test = np.zeros((config.n_seeds, 0))
+    if config.fo_alpha_t:
+        fo_at = jnp.asarray(config.alpha_t_grid[config.fo_index])
+        fo = [_seed_curve_jit(k, fo_at, config, True) for k in keys]
+        fo_test = np.stack([np.where(np.isfinite(o[1]), np.asarray(o[0]), np.nan) for o in fo])
+    return Fig5Result(
+        test_loss=np.where(ok, test, np.nan),
+        train_loss=np.where(ok, train, np.nan),
+        fo_test_loss=np.where(np.isfinite(fo_test), fo_test, np.nan),
+    )
 
 
 @study.plot(
@@ -272,6 +355,7 @@ def claims(config: Fig5Config, res: Seeds[Fig5Result]) -> list[Check]:
             "a point diverges when any seed's meta-training or test loss is non-finite",
         )
     ]
+    out += first_order_claims(config, res)
     if not config.paper_network:  # quick scale: no claim of the paper is checked
         return out
     se = s.loss_at_zero_minus_best_se

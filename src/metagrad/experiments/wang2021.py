@@ -100,22 +100,22 @@ def _draw(key, c) -> dict[str, np.ndarray]:
 class Fig1Config(ExperimentConfig):
     """Sec. 5.1 task family and the Fig. 1 sweeps (defaults: paper scale)."""
 
-    N: int = param(20, "training tasks", ge=1)
-    n: int = param(10, "points per training task", ge=1)
+    N: int = param(20, "training tasks", ge=1, cost=1)
+    n: int = param(10, "points per training task", ge=1, cost=1)
     d: int = param(10, "input dimension", ge=1)
     n_test: int = param(20, "test tasks per seed", ge=1)
     n_support: int = param(5, "support points per test task", ge=1)
     n_query: int = param(10, "query points per test task", ge=1)
-    depths: tuple[int, ...] = param((2, 3, 4, 6, 8, 10, 15, 20, 30), "depths L (panel 1)", ge=2)
+    depths: tuple[int, ...] = param((2, 3, 4, 6, 8, 10, 15, 20, 30), "depths L (panel 1)", ge=2, cost=1)
     lam_taus: tuple[float, ...] = param(
         (0.0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0), "training inner-loop λτ (panels 2-3)", ge=0
-    )
+    , cost=1)
     depth_lam_tau: int = param(10, "depth of the λτ sweep", ge=2)
     lam_tau_hat: float = param(1.0, "test-time adaptation λτ̂ (unstated; spec default 1)", gt=0)
     eta_t: float = param(0.02, "training time ηt of the finite-time variant (Lemma 2)", gt=0)
     kernel: str = param("analytic", "kernels: analytic (exact) or empirical (finite width)",
                         choices=("analytic", "empirical"))  # fmt: skip
-    width: int = param(512, "width of the empirical kernels' network (paper: 512)", ge=1)
+    width: int = param(512, "width of the empirical kernels' network (paper: 512)", ge=1, cost=2)
     max_cond: float = param(1e12, "conditioning threshold of the solves", gt=1)
 
     def check(self) -> None:
@@ -279,6 +279,20 @@ def run_fig1(config: Fig1Config, *, key) -> Fig1Result:
     )  # fmt: skip
 
 
+def _depth_axis(ax, depths) -> None:
+    """Log x axis with plain-number ticks at depths at least a factor 1.4 apart (no overlap)."""
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    ticks = []
+    for L in sorted(set(np.asarray(depths).tolist())):
+        if not ticks or L >= 1.4 * ticks[-1]:
+            ticks.append(L)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
 @fig1_study.plot("wang2021.fig1", "‖F_ANIL − F_MTL‖₂ vs depth L (λτ = 0) and vs λτ (L fixed)")
 def plot_fig1(config: Fig1Config, res: Seeds[Fig1Result]) -> dict:
     """Panel 1: gap vs L (log-log) with a 1/L guide; panel 2: gap vs λτ, every variant."""
@@ -289,7 +303,8 @@ def plot_fig1(config: Fig1Config, res: Seeds[Fig1Result]) -> dict:
     a = ax[0, 0]
     sim_errorbar(a, r.depth, r.gap_depth, s.gap_depth, label="exact predictors (Eqs. 15-16)")
     theory_line(a, r.depth, r.gap_depth[0] * r.depth[0] / r.depth, label="∝ 1/L", color="gray")
-    a.set(xscale="log", yscale="log", xlabel="depth L", ylabel="mean ‖F_ANIL − F_MTL‖₂",
+    _depth_axis(a, r.depth)
+    a.set(yscale="log", xlabel="depth L", ylabel="mean ‖F_ANIL − F_MTL‖₂",
           title="λτ = 0")  # fmt: skip
     a.legend(fontsize=7)
     b = ax[0, 1]
@@ -299,7 +314,7 @@ def plot_fig1(config: Fig1Config, res: Seeds[Fig1Result]) -> dict:
     b.plot(x[ok], r.gap_direct[ok], "x", color="k", label="same, literal Φ_ANIL solve")
     sim_errorbar(b, x, r.gap_tied, s.gap_tied, label="τ̂ tied to τ")
     sim_errorbar(b, x, r.gap_finite_t, s.gap_finite_t, label=f"finite ηt = {config.eta_t:g}")
-    sim_errorbar(b, x, r.gap_labels, s.gap_labels, label="𝒴 instead of 𝒴 − G_τ")
+    sim_errorbar(b, x, r.gap_labels, s.gap_labels, label="Y instead of Y − G_τ")
     b.set(yscale="log", xlabel="training λτ", ylabel="mean ‖F_ANIL − F_MTL‖₂",
           title=f"L = {config.depth_lam_tau}; paper: gap grows with λτ")  # fmt: skip
     b.legend(fontsize=6)
@@ -328,13 +343,13 @@ def claims_fig1(config: Fig1Config, res: Seeds[Fig1Result]) -> list[Check]:
             float(r.gap_depth[-1] / r.gap_depth[0]),
             "< 1",
         ),  # fmt: skip
-        check_close(
-            "gap ≈ 1/L: log-log slope over L >= 4",
+        check_true(
+            "gap decays at least like 1/L (Theorem 1: O(1/L)): log-log slope over L >= 4",
+            slope <= -0.8,
             slope,
-            -1.0,
-            atol=0.5,
-            note="Theorem 1: O(1/L); slope of the mean gap",
-        ),  # fmt: skip
+            "<= -0.8",
+            note="the theorem is an upper bound; paper scale: -1.07, quick: -1.57",
+        ),
         check_close(
             "t = ∞: the gap does not depend on the training λτ (stated Eq. 16, literal solve)",
             spread,
@@ -345,7 +360,7 @@ def claims_fig1(config: Fig1Config, res: Seeds[Fig1Result]) -> list[Check]:
         ),  # fmt: skip
         check_close("same through the exact identity (all λτ)", spread_red, 0.0, atol=1e-9),
         check_true(
-            "the 𝒴-instead-of-𝒴−G variant grows with λτ (the paper's trend)",
+            "the Y-instead-of-(Y − G_τ) variant grows with λτ (the paper's trend)",
             labels_up,
             np.round(r.gap_labels, 4).tolist(),
             "increasing",
@@ -363,10 +378,10 @@ def claims_fig1(config: Fig1Config, res: Seeds[Fig1Result]) -> list[Check]:
 class Lemma5Config(ExperimentConfig):
     """Training inputs of Sec. 5.1 (N tasks of n points) and the depth sweep."""
 
-    N: int = param(20, "training tasks", ge=1)
-    n: int = param(10, "points per task", ge=1)
+    N: int = param(20, "training tasks", ge=1, cost=1)
+    n: int = param(10, "points per task", ge=1, cost=1)
     d: int = param(10, "input dimension", ge=1)
-    depths: tuple[int, ...] = param((2, 4, 8, 16, 32, 64, 128), "depths L", ge=2)
+    depths: tuple[int, ...] = param((2, 4, 8, 16, 32, 64, 128), "depths L", ge=2, cost=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -432,14 +447,16 @@ def plot_lemma5(config: Lemma5Config, res: Seeds[Lemma5Result]) -> dict:
     m = config.N * config.n
     fig, ax = new_figure(2, width=4.4, height=3.4)
     sim_errorbar(ax[0, 0], r.depth, r.scaled_gap, s.scaled_gap, label="L²‖Θ⁻¹ − Φ_MTL⁻¹‖_op")
-    ax[0, 0].set(xscale="log", xlabel="depth L", ylabel="L² × operator norm", ylim=(0, None),
+    _depth_axis(ax[0, 0], r.depth)
+    ax[0, 0].set(xlabel="depth L", ylabel="L² × operator norm", ylim=(0, None),
                  title="Lemma 5: O(1/L²)")  # fmt: skip
     ax[0, 0].legend(fontsize=7)
     b = ax[0, 1]
     sim_errorbar(b, r.depth, r.theta_top / ((m + 3) / 4), label="σ_max(Θ)/L ÷ (Nn+3)/4")
     sim_errorbar(b, r.depth, r.theta_bulk_min / 0.75, label="σ_min(Θ)/L ÷ 3/4")
     theory_line(b, r.depth, np.ones_like(r.depth), label="Eq. 71 limit", color="gray")
-    b.set(xscale="log", xlabel="depth L", ylabel="ratio to the Eq. 71 limit", title="Lemma 4")
+    _depth_axis(b, r.depth)
+    b.set(xlabel="depth L", ylabel="ratio to the Eq. 71 limit", title="Lemma 4")
     b.legend(fontsize=7)
     fig.tight_layout()
     return {"lemma5": fig}
@@ -508,12 +525,14 @@ def plot_nets(config: NetsConfig, res: Seeds[NetsResult]) -> dict:
     sim_errorbar(a, r.depth, r.gap_net, s.gap_net, label=f"networks, width {config.width}")
     theory_line(a, r.depth, r.gap_kernel, label="kernels, same ηt (Lemma 2)", marker="s")
     theory_line(a, r.depth, r.gap_kernel_inf, label="kernels, t = ∞", marker="^", color="gray")
-    a.set(xscale="log", yscale="log", xlabel="depth L", ylabel="mean ‖F_ANIL − F_MTL‖₂")
+    _depth_axis(a, r.depth)
+    a.set(yscale="log", xlabel="depth L", ylabel="mean ‖F_ANIL − F_MTL‖₂")
     a.legend(fontsize=7)
     b = ax[0, 1]
     sim_errorbar(b, r.depth, r.err_mtl, s.err_mtl, label="MTL net vs kernel")
     sim_errorbar(b, r.depth, r.err_anil, s.err_anil, label="ANIL net vs kernel")
-    b.set(xscale="log", yscale="log", xlabel="depth L", ylabel="relative prediction error")
+    _depth_axis(b, r.depth)
+    b.set(yscale="log", xlabel="depth L", ylabel="relative prediction error")
     b.legend(fontsize=7)
     fig.tight_layout()
     return {"networks": fig}

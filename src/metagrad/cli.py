@@ -256,7 +256,7 @@ def reproduce(
     max_hours: MaxHoursOpt = 24.0,
 ) -> None:
     """Run many figures (all by default; each study once), then write the HTML report."""
-    from metagrad.report.html import build_report
+    from metagrad.report.html import ReportError, build_report
 
     if quick and paper:
         _fail("choose one of --quick and --paper.")
@@ -279,7 +279,10 @@ def reproduce(
     )
     for run_, summaries in runs:
         _print_run(run_, summaries)
-    index = build_report(store.root, out)
+    try:
+        index = build_report(store.root, out)
+    except ReportError as err:
+        _fail(str(err))
     checks = [c for r, _ in runs for c in r.all_checks]
     ok = sum(c.passed for c in checks)
     n_figs = sum(len(r.figures) for r, _ in runs)
@@ -301,9 +304,12 @@ def report(
     out: Annotated[Path, typer.Option(help="Directory of the HTML report.")] = Path("report"),
 ) -> None:
     """Rebuild the HTML report from the result store (no computation)."""
-    from metagrad.report.html import build_report
+    from metagrad.report.html import ReportError, build_report
 
-    index = build_report(ResultStore(results).root, out)
+    try:
+        index = build_report(ResultStore(results).root, out)
+    except (ReportError, StoreError) as err:
+        _fail(str(err))
     console.print(f"Report: {index}")
 
 

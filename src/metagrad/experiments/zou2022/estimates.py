@@ -50,8 +50,8 @@ class Fig4Config(ExperimentConfig):
     K: int = param(15, "points per task", ge=1)
     d: int = param(10, "number of RBF centres", ge=2)
     var_max: float = param(50.0, "largest data variance σ²", gt=0)
-    n_var: int = param(25, "number of σ² points", ge=3)
-    n_rows: int = param(1_000_000, "sampled rows per point for the row moments", ge=1000)
+    n_var: int = param(25, "number of σ² points", ge=3, cost=1)
+    n_rows: int = param(1_000_000, "sampled rows per point for the row moments", ge=1000, cost=1)
     n_check_tasks: int = param(20_000, "sampled tasks of the plug-in cross-check", ge=100)
 
 
@@ -137,8 +137,8 @@ class Fig9Config(ExperimentConfig):
     K: int = param(15, "points per task", ge=1)
     d: int = param(10, "number of RBF centres", ge=2)
     n_train: int = param(3000, "training tasks", ge=2)
-    n_test: int = param(3000, "test tasks", ge=2)
-    n_alpha: int = param(201, "α grid points on [0, 3 α*_lim]", ge=11)
+    n_test: int = param(3000, "test tasks", ge=2, cost=1)
+    n_alpha: int = param(201, "α grid points on [0, 3 α*_lim]", ge=11, cost=1)
     zipf_s: float = param(3.0, "Zipf exponent of case (d) (not given in the paper)", gt=2)
 
 
@@ -316,9 +316,9 @@ class Fig11Config(ExperimentConfig):
     sigma: float = param(0.2, "label-noise std", ge=0)
     nu: float = param(0.2, "task spread: w ~ N(w0, ν²/p I)", gt=0)
     w0_norm: float = param(0.0, "|w0| (direction e_1; Bernacchia 2021, Sec. 5.4 uses 0)", ge=0)
-    n_test: int = param(2000, "test tasks per training set", ge=10)
-    n_rep: int = param(50, "independent training sets averaged", ge=1)
-    n_alpha: int = param(41, "α grid points on [0, 4 k1/(2(k1+p+1))]", ge=5)
+    n_test: int = param(2000, "test tasks per training set", ge=10, cost=1)
+    n_rep: int = param(50, "independent training sets averaged", ge=1, cost=1)
+    n_alpha: int = param(41, "α grid points on [0, 4 k1/(2(k1+p+1))]", ge=5, cost=1)
 
     def check(self) -> None:
         """The split MAML objective must be solvable: m n_v >= p."""

@@ -38,8 +38,8 @@ class Fig8Config(ExperimentConfig):
 
     K: int = param(15, "points per task", ge=1)
     log2_n_max: int = param(13, "largest N = 2**log2_n_max", ge=2, le=16)
-    n_trials: int = param(10, "trials per N", ge=2)
-    n_pop: int = param(100_000, "tasks for the population moments (RBF, polynomial)", ge=100)
+    n_trials: int = param(10, "trials per N", ge=2, cost=1)
+    n_pop: int = param(100_000, "tasks for the population moments (RBF, polynomial)", ge=100, cost=1)
 
     @property
     def N(self) -> np.ndarray:
@@ -242,7 +242,7 @@ class Fig5Config(ExperimentConfig):
     K: int = param(50, "points per task", ge=1)
     d: int = param(20, "feature dimension", ge=1)
     n_train: int = param(5000, "training tasks", ge=2)
-    n_test: int = param(5000, "test tasks", ge=2)
+    n_test: int = param(5000, "test tasks", ge=2, cost=1)
     alpha: float = param(1e-4, "MAML adaptation rate (MSE convention)", gt=0)
     eta: float = param(1e-5, "test-time GD step", gt=0)
     sigma_a2: float = param(3.0, "Var a per coordinate (a ~ N(0, σ_a² I))", gt=0)

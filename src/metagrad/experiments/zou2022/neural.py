@@ -31,9 +31,9 @@ class Table2Config(ExperimentConfig):
 
     K: int = param(10, "support points per task (inner = outer in training)", ge=1)
     n_train: int = param(1000, "training tasks of the last-layer MAML", ge=2)
-    n_test: int = param(10_000, "test tasks", ge=2)
+    n_test: int = param(10_000, "test tasks", ge=2, cost=1)
     n_query: int = param(256, "query points per task", ge=2)
-    pretrain_steps: int = param(20_000, "ERM pre-training steps (Adam 1e-3)", ge=1)
+    pretrain_steps: int = param(20_000, "ERM pre-training steps (Adam 1e-3)", ge=1, cost=1)
     pretrain_tasks: int = param(25, "tasks per pre-training batch (10 + 10 points each)", ge=1)
     n_dense: int = param(61, "points of the dense log α grid on [1e-3, 0.5] (argmins)", ge=11)
 

@@ -49,10 +49,10 @@ _FIG2_PANELS = {
 class Fig2Config(ExperimentConfig):
     """Fig. 2: network width, task distribution, test protocol and the α axis."""
 
-    width: int = param(10_000, "hidden width h (3h + 1 parameters)", ge=1)
+    width: int = param(10_000, "hidden width h (3h + 1 parameters)", ge=1, cost=1)
     nu: float = param(0.5, "task spread, w ~ N(0, ν²/p) (Bernacchia 2021, Sec. 5.4)", gt=0)
     sigma: float = param(1.0, "label-noise std and std of b (Bernacchia 2021: 1)", ge=0)
-    n_test: int = param(500, "test tasks", ge=2)
+    n_test: int = param(500, "test tasks", ge=2, cost=1)
     n_query: int = param(50, "query points per test task", ge=1)
     alpha_min: float = param(-3e-4, "smallest α of the grid (paper's axis)")
     alpha_max: float = param(7e-4, "largest α of the grid (paper's axis)")
@@ -346,9 +346,9 @@ class Fig4bConfig(ExperimentConfig):
     """Fig. 4b: task size, network width, the σ² grid and the tasks per point."""
 
     K: int = param(15, "points per task (not given for Fig. 4b; Fig. 4a/9 use 15)", ge=1)
-    width: int = param(10_240, "hidden width of the 2-layer ReLU MLP", ge=1)
+    width: int = param(10_240, "hidden width of the 2-layer ReLU MLP", ge=1, cost=1)
     var_max: float = param(30.0, "largest data variance σ²", gt=0)
-    n_var: int = param(10, "number of σ² points", ge=3)
+    n_var: int = param(10, "number of σ² points", ge=3, cost=1)
     n_tasks: int = param(200, "sampled tasks per point for the plug-in Eq. 3.3", ge=2)
 
 

@@ -391,7 +391,8 @@ def _theory_vs_mc(cfg: LinearMAMLConfig, res: Seeds[LinearResult], bias_rtol: fl
     """Theory = Monte Carlo at every grid point of both panels, within k standard errors.
 
     k = :func:`z_tolerance` over the 2·n_grid points (1% false alarms per figure). With
-    `bias_rtol` > 0 (Fig. 4, Theorem 3; Fig. 6d, Theorem 2 at m = 10; see
+    `bias_rtol` > 0 (Fig. 2, where the paper notes that Theorem 1 slightly underestimates the
+    loss; Fig. 4, Theorem 3; Fig. 6d, Theorem 2 at m = 10; see
     docs/bernacchia2021.md#theory-vs-monte-carlo) the theorem's own finite-size bias, which the
     Monte Carlo resolves there, is allowed on top: |MC − theory| ≤ k·SE +
     bias_rtol·theory.
@@ -428,7 +429,7 @@ def _theory_vs_mc(cfg: LinearMAMLConfig, res: Seeds[LinearResult], bias_rtol: fl
                     0.0,
                     atol=bias_rtol,
                     note=f"max over the grid of (|MC - theory| - k SE) / theory; {runs}; {bonf}; "
-                    f"{at_worst}; the theorem's finite-p bias is resolved here",
+                    f"{at_worst}; allowance for the theorem's own finite-size bias",
                 )
             )
     return out
@@ -566,6 +567,7 @@ STUDIES: dict[str, Study] = {
             "Overparameterized MAML vs alpha_r, alpha_t (Thm 1)",
             quick=_Q,
             cost={"quick": "~13 s", "paper": "~50 s (measured)"},
+            bias_rtol=0.03,
         ),
         _linear_study(
             "fig3",

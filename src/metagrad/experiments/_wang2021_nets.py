@@ -29,17 +29,17 @@ __all__ = ["NetsConfig", "NetsResult", "run_networks"]
 class NetsConfig(ExperimentConfig):
     """Sec. 5.1 tasks; networks of width 512 and several depths, trained by full-batch GD."""
 
-    N: int = param(20, "training tasks", ge=1)
-    n: int = param(10, "points per training task", ge=1)
+    N: int = param(20, "training tasks", ge=1, cost=1)
+    n: int = param(10, "points per training task", ge=1, cost=1)
     d: int = param(10, "input dimension", ge=1)
     n_test: int = param(20, "test tasks per seed", ge=1)
     n_support: int = param(5, "support points per test task", ge=1)
     n_query: int = param(10, "query points per test task", ge=1)
-    width: int = param(512, "hidden width", ge=1)
-    depths: tuple[int, ...] = param((2, 5, 10, 20), "depths L", ge=2)
+    width: int = param(512, "hidden width", ge=1, cost=2)
+    depths: tuple[int, ...] = param((2, 5, 10, 20), "depths L", ge=2, cost=1)
     lam_tau: float = param(0.0, "ANIL training inner loop λτ (gradient flow on the head)", ge=0)
     lam_tau_hat: float = param(1.0, "test-time adaptation λτ̂", gt=0)
-    steps: int = param(400, "full-batch GD steps", ge=1)
+    steps: int = param(400, "full-batch GD steps", ge=1, cost=1)
     eta_scale: float = param(0.25, "η = eta_scale / σ_max(Θ(𝒳, 𝒳))", gt=0, lt=1)
 
 

@@ -121,7 +121,7 @@ study = Study(
         "quick": {"N": 500, "alpha_max": 8.0, "d_record": 0.2, "d_alpha": 0.02, "n_runs": 4},
         "paper": {},
     },
-    cost={"quick": "~40 s", "paper": "~5 min"},
+    cost={"quick": "~1 min", "paper": "~10 min"},
 )
 
 
@@ -203,11 +203,11 @@ def fig2(config: SimStudyConfig, res: Seeds[SimStudyResult]) -> dict:
     every = max(len(alpha) // 12, 1)
     sim_errorbar(a, alpha, r.eps.mean(0), r.eps.std(0, ddof=1), label="sim (estimator)",
                  marker="", errorevery=every)  # fmt: skip
-    sim_errorbar(a, alpha[1:], np.nanmean(r.eps_ma, 0)[1:], None, label="sim (moving avg.)",
+    sim_errorbar(a, alpha[1:], r.eps_ma[:, 1:].mean(0), None, label="sim (moving avg.)",
                  marker="", alpha=0.5)  # fmt: skip
     theory_line(a, alpha, r.eps_th, label="theory (P→∞)")
     theory_line(a, alpha, r.eps_thP, linestyle=":", label="theory O(1/P)")
-    a.set(xlabel="α", ylabel="ε", title="(a) ε", yscale="log")
+    a.set(xlabel="α", ylabel="ε", title="(a) ε")
     a.legend(fontsize=6)
     _curves(ax[0, 1], alpha, r.Q, r.Q_th, r.Q_thP, _diag(config.K), "Q")
     ax[0, 1].set_title("(b) Q_kk")
@@ -262,20 +262,20 @@ def fig9(config: SimStudyConfig, res: Seeds[SimStudyResult]) -> dict:
 
 @study.claims("wang2024.fig2")
 def fig2_claims(config: SimStudyConfig, res: Seeds[SimStudyResult]) -> list[Check]:
-    """ε decreases; ε and R follow the theory within the run-to-run spread (or 10 %); the Q gap
-    is larger than R's and the O(1/P) correction shrinks it."""
+    """ε decreases; ε and R follow the theory (10 % / ±2 run-to-run std); Q deviates more than R
+    (in units of the run-to-run spread); the O(1/P) correction shrinks the Q mismatch."""
     r = {k: _first(v) for k, v in res.values.runs.items()}[_tag(config.eta_w, config.P)]
     e = r.eps.mean(0)
     rel_eps = float(np.max(np.abs(e[1:] - r.eps_th[1:]) / r.eps_th[1:]))
-    fr_R = _within_spread(r.R, r.R_th)
-    rel_R = float(np.sqrt(np.mean((r.R.mean(0) - r.R_th) ** 2) / np.mean(r.R_th**2)))
+    fr_R, fr_Q = _within_spread(r.R, r.R_th), _within_spread(r.Q, r.Q_th)
+    fr_QP = _within_spread(r.Q, r.Q_thP)
     qm, qmP = q_mismatch(r), q_mismatch(r, corrected=True)
     return [
         check_true(
-            "ε decreases over training (ε(α_max) < ε(0)/2)",
-            e[-1] < e[0] / 2,
+            "ε decreases over training (ε(α_max) < 0.9 ε(0))",
+            e[-1] < 0.9 * e[0],
             f"{e[0]:.4f} → {e[-1]:.4f}",
-            "ε(α_max) < ε(0)/2",
+            "ε(α_max) < 0.9 ε(0)",
         ),  # fmt: skip
         check_true(
             "ε: simulation = theory within 10 % (relative) at every record",
@@ -289,19 +289,20 @@ def fig2_claims(config: SimStudyConfig, res: Seeds[SimStudyResult]) -> list[Chec
             fr_R >= 0.90,
             round(fr_R, 3),
             "≥ 0.90",
-            "2 std of 10 runs: ~95 % of points if the theory is the mean",
+            "2 std of the runs: ~95 % of points if the theory is the mean",
         ),  # fmt: skip
         check_true(
-            "Q deviates more than R (relative RMS mismatch)",
-            qm > rel_R,
-            f"Q {qm:.4f} vs R {rel_R:.4f}",
-            "Q > R",
+            "Q deviates more than R (fraction of points within ±2 std: Q < R)",
+            fr_Q < fr_R,
+            f"Q {fr_Q:.3f} vs R {fr_R:.3f}",
+            "Q < R",
         ),  # fmt: skip
         check_true(
-            "the O(1/P) correction shrinks the Q mismatch",
+            "the O(1/P) correction shrinks the Q mismatch (relative RMS)",
             qmP < qm,
             f"{qm:.4f} → {qmP:.4f}",
             "corrected < P→∞",
+            f"fraction of Q points within ±2 std: {fr_Q:.3f} → {fr_QP:.3f}",
         ),  # fmt: skip
     ]
 

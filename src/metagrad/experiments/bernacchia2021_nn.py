@@ -331,6 +331,17 @@ def plot(config: Fig5Config, res: Seeds[Fig5Result]) -> dict[str, Any]:
     fig, ax = new_figure(1, width=5.0, height=3.6)
     ok = ~s.diverged
     sim_errorbar(ax[0, 0], alpha_t[ok], s.test_loss[ok], s.test_loss_se[ok], label="MAML, ReLU net")
+    if config.fo_alpha_t:
+        fo = np.asarray(res.values.fo_test_loss).reshape(-1, len(config.fo_alpha_t))
+        sim_errorbar(
+            ax[0, 0],
+            config.alpha_t_grid[config.fo_index],
+            fo.mean(0),
+            fo.std(0, ddof=1) / np.sqrt(fo.shape[0]),
+            label="first-order MAML",
+            linestyle="none",
+            marker="s",
+        )
     for i, x in enumerate(alpha_t[~ok]):
         ax[0, 0].axvline(x, color="red", ls=":", lw=1, label="diverged" if i == 0 else None)
     ax[0, 0].axvline(s.best_alpha_t, color="gray", ls="--", lw=1, label="best α_t")

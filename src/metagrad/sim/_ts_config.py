@@ -17,11 +17,11 @@ def _as_tuple(a):
     return tuple(_as_tuple(r) for r in a) if a.ndim > 1 else tuple(float(x) for x in a)
 
 
-def _matrix(v, shape, name):
+def _matrix(v, shape, name, square=True):
     a = np.asarray(v, float)
     if a.ndim == 0:
-        a = a * np.eye(shape[0]) if shape[0] == shape[1] else np.full(shape, float(a))
-    elif a.ndim == 1 and shape[0] == shape[1] and a.shape == (shape[0],):
+        a = a * np.eye(shape[0]) if square else np.full(shape, float(a))
+    elif a.ndim == 1 and square and a.shape == (shape[0],):
         a = np.diag(a)
     if a.shape != shape:
         raise ValueError(f"{name} must have shape {shape} (or be a scalar); got {a.shape}.")
@@ -47,7 +47,8 @@ class SimConfig:
         T: None = Gaussian teacher B ~ N(0, I/N) (Sec. IV A); else a prescribed teacher overlap
             (M,) diagonal or (M, M), imposed as B = chol(T) O with orthonormal rows O.
         Q0, R0: None = Gaussian student J(0) ~ N(0, I/N) independent of B; else prescribed
-            initial overlaps (scalar, or (K, K) / (K, M)), both or neither.
+            initial overlaps (Q0: scalar × I or (K, K); R0: scalar for every entry or (K, M)),
+            both or neither.
         shared_init: True = one B and J(0) for all runs, different task streams (Fig. 2).
         n_eps: training sets averaged by the low-variance ε estimator at each record.
     """
@@ -119,7 +120,7 @@ class SimConfig:
         T = None if self.T is None else _matrix(self.T, (M, M), "T")
         if self.Q0 is None:
             return T, None, None
-        Q0, R0 = _matrix(self.Q0, (K, K), "Q0"), _matrix(self.R0, (K, M), "R0")
+        Q0, R0 = _matrix(self.Q0, (K, K), "Q0"), _matrix(self.R0, (K, M), "R0", square=False)
         Tc = np.eye(M) if T is None else T
         C = np.block([[Q0, R0], [R0.T, Tc]])
         if not np.allclose(C, C.T) or np.linalg.eigvalsh(C).min() <= 0:

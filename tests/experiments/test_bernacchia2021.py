@@ -13,10 +13,10 @@ FIGS = {
     "fig2": B.Fig2Config,
     "fig3": B.Fig3Config,
     "fig4": B.Fig4Config,
-    "fig6a": B.Fig6aConfig,
-    "fig6b": B.Fig6bConfig,
-    "fig6c": B.Fig6cConfig,
-    "fig6d": B.Fig6dConfig,
+    "fig6a": B.Fig6Config,
+    "fig6b": B.Fig6Config,
+    "fig6c": B.Fig6Config,
+    "fig6d": B.Fig6Config,
 }
 
 
@@ -34,9 +34,19 @@ def test_paper_parameters_of_each_figure():
     f3 = B.Fig3Config()
     assert (f3.p, f3.n_t, f3.n_v, f3.n_r, f3.m, f3.sigma, f3.nu) == (30, 5, 25, 10, 40, 0.2, 0.2)
     assert B.Fig4Config().covariance == "wishart" and B.Fig4Config().n_runs == 500
-    nvm = {k: FIGS[k]().n_v * FIGS[k]().m for k in ("fig6a", "fig6b", "fig6c", "fig6d")}
-    assert nvm == {"fig6a": 2, "fig6b": 25, "fig6c": 100, "fig6d": 400}
-    assert all(FIGS[k]().w0 == 0.1 and FIGS[k]().p == 50 for k in nvm)
+    fig6 = {
+        k: get_study(f"bernacchia2021.{k}").config("paper")
+        for k in ("fig6a", "fig6b", "fig6c", "fig6d")
+    }
+    assert {k: c.n_v * c.m for k, c in fig6.items()} == {
+        "fig6a": 2,
+        "fig6b": 25,
+        "fig6c": 100,
+        "fig6d": 400,
+    }
+    assert all(c.w0 == 0.1 and c.p == 50 and c.n_t == c.n_r == 40 for c in fig6.values())
+    quick = get_study("bernacchia2021.fig6d").config("quick")
+    assert (quick.n_v, quick.m, quick.n_runs) == (40, 10, 200)
     # the field docs and ranges are those of the base config
     meta = {f.name: f.metadata for f in dataclasses.fields(B.LinearMAMLConfig)}
     assert all(f.metadata == meta[f.name] for f in dataclasses.fields(B.Fig3Config))

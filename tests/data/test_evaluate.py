@@ -49,6 +49,7 @@ def test_runs_give_the_across_seed_interval(ds, getkey):
     assert not np.array_equal(r.per_task[0], r.per_task[1])  # each run has its own tasks
 
 
+@pytest.mark.slow
 def test_conv4_backbone_with_logistic_head(glyph_small, getkey):
     model = Conv4(5, 8, key=getkey())
     r = evaluate(model.features, glyph_small, n_way=5, n_shot=1, n_query=2, n_tasks=6, key=getkey())

@@ -35,7 +35,15 @@ def _sklearn_proba(xs, ys, xq, C, tol=1e-10):
     return clf.predict_proba(np.asarray(l2_normalize(xq)))
 
 
-@pytest.mark.parametrize("C,shot,h", [(3.0, 1, 40), (3.0, 5, 40), (0.1, 5, 12), (300.0, 5, 40)])
+@pytest.mark.parametrize(
+    "C,shot,h",
+    [
+        (3.0, 5, 40),
+        (0.1, 5, 12),
+        pytest.param(3.0, 1, 40, marks=pytest.mark.slow),
+        pytest.param(300.0, 5, 40, marks=pytest.mark.slow),
+    ],
+)
 def test_logistic_matches_sklearn_on_random_features(getkey, C, shot, h):
     xs, ys, xq = _tasks(getkey(), 6, 5, shot, h)
     logits = predict_batch(LogisticHead(C=C), xs, ys, xq, n_way=5)
@@ -46,7 +54,7 @@ def test_logistic_matches_sklearn_on_random_features(getkey, C, shot, h):
 
 
 def test_logistic_matches_sklearn_on_glyph_pixels(glyph_small, getkey):
-    task = EpisodeSampler(glyph_small.split("train"), 5, 5, 6, dtype=jnp.float64).sample(
+    task = EpisodeSampler(glyph_small.split("train"), 5, 5, 3, dtype=jnp.float64).sample(
         getkey(), 8
     )
     flat = lambda x: x.reshape(*x.shape[:2], -1)  # raw pixels, 784-d
@@ -55,9 +63,7 @@ def test_logistic_matches_sklearn_on_glyph_pixels(glyph_small, getkey):
     for i in range(8):
         ref = _sklearn_proba(xs[i], task.y_support[i], xq[i], 3.0)
         np.testing.assert_allclose(jax.nn.softmax(logits[i]), ref, atol=1e-6)
-        # the paper's settings (tol 1e-4, max_iter 1000) give the same predictions here
-        paper = _sklearn_proba(xs[i], task.y_support[i], xq[i], 3.0, tol=1e-4)
-        np.testing.assert_array_equal(np.argmax(logits[i], 1), paper.argmax(1))
+        np.testing.assert_array_equal(np.argmax(logits[i], 1), ref.argmax(1))
 
 
 def test_logistic_float32_predictions(getkey):
@@ -82,6 +88,7 @@ def test_ridge_and_prototype_match_numpy(getkey):
         np.testing.assert_allclose(p[i], -d2, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_finetune_converges_to_the_logistic_head(getkey):
     # mean CE + wd/2 |W|^2 with wd = 1/(C n) has the minimiser of C*sum CE + |W|^2/2
     xs, ys, xq = _tasks(getkey(), 2, 3, 2, 5)

@@ -82,7 +82,7 @@ def test_prescribed_overlaps(getkey):
 
 def test_eps_estimator_is_exact_finite_P_error(getkey):
     """The low-variance estimator at α = 0 averages to the finite-P ε of the corrected theory."""
-    cfg = sim.SimConfig(**{**SMALL, "P": 5}, n_eps=64, shared_init=True, alpha_max=0.5)
+    cfg = sim.SimConfig(**{**SMALL, "P": 5, "alpha_max": 0.5}, n_eps=64, shared_init=True)
     r = sim.simulate(cfg, method="reduced", n_runs=64, key=getkey())
     e0 = np.asarray(r.eps[:, 0])  # same state, independent training sets
     th = ts.meta_generalization_error(r.Q[0, 0], r.R[0, 0], r.T[0], eta_w=3.0, P=5)
@@ -92,7 +92,7 @@ def test_eps_estimator_is_exact_finite_P_error(getkey):
 @pytest.mark.parametrize(
     "bad",
     [
-        dict(N=10),
+        dict(N=8),
         dict(K=0),
         dict(P=2.5),
         dict(eta_J=0.0),

@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pytest
 
 from metagrad.algorithms import fo_maml, mse
 from metagrad.experiments import merge_seeds
@@ -32,6 +33,7 @@ def test_maml_meta_gradient_is_the_hessian_corrected_one(getkey):
     np.testing.assert_allclose(g.hessian_coef, 1.0, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_first_order_inner_step_is_seen(getkey):
     """The claim's diagnostic separates a first-order 'second-order' algorithm (coefficient 0)."""
     model, tasks = _model_and_tasks(getkey)

@@ -342,7 +342,10 @@ study = Study(
         },
         "paper": {},
     },
-    cost={"quick": "~30 s", "paper": "~12 min (measured table1 alone: 10 min 31 s)"},
+    cost={
+        "quick": "~85 s CPU (260 s wall at load 22)",
+        "paper": "~15 min (10 runs; table1 alone measured 10 min 31 s)",
+    },
 )
 
 

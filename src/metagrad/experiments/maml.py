@@ -48,7 +48,7 @@ class MamlSinusoidConfig(ExperimentConfig):
     inner_lr: float = param(0.01, "inner (and fine-tuning) learning rate alpha")
     inner_steps: int = param(1, "inner steps during meta-training", ge=0)
     meta_lr: float = param(1e-3, "Adam learning rate of the outer loop", gt=0)
-    meta_steps: int = param(70_000, "meta-iterations (also ERM iterations)", ge=1)
+    meta_steps: int = param(70_000, "meta-iterations (also ERM iterations)", ge=1, cost=1)
     width: int = param(40, "hidden width", ge=1)
     depth: int = param(2, "hidden layers", ge=1)
     eval_steps: int = param(10, "fine-tuning steps at test time", ge=1)

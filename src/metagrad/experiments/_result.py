@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -138,7 +139,9 @@ def merge_seeds(results: Sequence[R]) -> Seeds[R]:
             if not _is_numeric(leaves[0]):
                 return leaves[0]
             s = np.stack([np.asarray(v, dtype=float) for v in leaves])
-            out = (nan_fn if _covered(path, ok) else fn)(s, axis=0)
+            with warnings.catch_warnings():  # an all-NaN entry of a nan_ok field stays NaN, silently
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = (nan_fn if _covered(path, ok) else fn)(s, axis=0)
             return float(out) if np.ndim(out) == 0 and not isinstance(leaves[0], np.ndarray) else out
 
         return leaf

@@ -19,6 +19,7 @@ average within k standard errors is a test whose tolerance follows from the samp
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.random as jr
@@ -41,6 +42,8 @@ class GammaMC:
         eps_theory, eps_mc, eps_se: (B, n_s) ε of the closure, its Monte Carlo mean and SE.
         dR_theory, dR_mc, dR_se: (B, n_s, K, M) dR/dα, closure / Monte Carlo / SE.
         dQ_theory, dQ_mc, dQ_se: (B, n_s, K, K) dQ/dα, closure / Monte Carlo / SE.
+        The Monte Carlo fields are NaN at a state that is not a valid covariance (a broken
+        closure can drive (Q, R) there); the claim then fails with a NaN measurement.
     """
 
     alpha: np.ndarray
@@ -53,6 +56,8 @@ class GammaMC:
     dQ_theory: np.ndarray
     dQ_mc: np.ndarray
     dQ_se: np.ndarray
+    # NaN where a state of the trajectory is not a valid covariance (the check then fails)
+    nan_ok: ClassVar[tuple[str, ...]] = ("eps_mc", "eps_se", "dR_mc", "dR_se", "dQ_mc", "dQ_se")
 
 
 def label_field_cov(*, Q: np.ndarray, R: np.ndarray, T: np.ndarray, D: np.ndarray, gamma: float):

@@ -644,7 +644,17 @@ def _fig7_run(config: Fig7Config, *, key) -> Fig7Result:
         for s, i in enumerate(idx):
             state = dict(Q=traj.Q[b, i], R=traj.R[b, i], T=T, D=D, gamma=g)
             rates = dict(eta_J=config.eta_J, eta_w=config.eta_w, V=config.V)
-            mc = gamma_mc(**state, **rates, n=config.mc_samples, key=keys[b, s])
+            try:
+                mc = gamma_mc(**state, **rates, n=config.mc_samples, key=keys[b, s])
+            except ValueError:  # the state is not a covariance: the check shows NaN and fails
+                mc = {
+                    k: (np.full_like(v, np.nan), np.full_like(v, np.nan))
+                    for k, v in (
+                        ("eps", np.zeros(())),
+                        ("dR", np.zeros_like(state["R"])),
+                        ("dQ", np.zeros_like(state["Q"])),
+                    )
+                }
             dQ, dR = closure_drift(**state, **rates, closure=config.closure)
             for name, th in (("eps", traj.eps[b, i]), ("dR", dR), ("dQ", dQ)):
                 out.setdefault(name, []).append((th, *mc[name]))

@@ -3,6 +3,7 @@
 - ``METAGRAD_RESULTS``: directory of the result store (default ``./results``).
 - ``METAGRAD_X64``: ``0`` keeps JAX in 32-bit mode (default ``1``: float64 on).
 - ``METAGRAD_WORKERS``: number of local worker processes (default: the machine's cores).
+- ``METAGRAD_DATA``: cache of few-shot datasets (default ``~/.cache/metagrad``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["enable_x64_from_env", "results_dir", "default_workers"]
+__all__ = ["data_dir", "default_workers", "enable_x64_from_env", "results_dir"]
 
 
 def enable_x64_from_env() -> None:
@@ -19,6 +20,14 @@ def enable_x64_from_env() -> None:
         import jax
 
         jax.config.update("jax_enable_x64", True)
+
+
+def data_dir(override: str | os.PathLike | None = None) -> Path:
+    """Root of the dataset cache: `override`, else ``$METAGRAD_DATA``, else ``~/.cache/metagrad``."""
+    if override is not None:
+        return Path(override)
+    env = os.environ.get("METAGRAD_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "metagrad"
 
 
 def results_dir(override: str | os.PathLike | None = None) -> Path:

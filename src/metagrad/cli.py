@@ -28,6 +28,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+from metagrad.data._cli import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data", help="Few-shot datasets: list, prepare from local files, show.")
 console = Console()
 err_console = Console(stderr=True)
 

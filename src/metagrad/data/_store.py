@@ -25,16 +25,10 @@ import numpy as np
 
 __all__ = ["ClassDataset", "SPLITS", "data_dir", "save_dataset", "load_dataset", "from_arrays"]
 
+from metagrad._env import data_dir  # noqa: E402
+
 SPLITS = ("train", "val", "test")
 _FORMAT = 1
-
-
-def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """Root of the dataset cache: `override`, else ``$METAGRAD_DATA``, else ``~/.cache/metagrad``."""
-    if override is not None:
-        return Path(override)
-    env = os.environ.get("METAGRAD_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "metagrad"
 
 
 @dataclasses.dataclass(frozen=True)

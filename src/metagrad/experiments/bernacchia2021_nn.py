@@ -297,7 +297,10 @@ study = Study(
     paper="Bernacchia 2021, ICLR",
     config=Fig5Config,
     presets={"quick": _QUICK, "paper": {}},
-    cost={"quick": "~8 s", "paper": "~4.5 h (measured 18.5 ms per alpha_t-step)"},
+    cost={
+        "quick": "~36 s (3 s compiled)",
+        "paper": "~5 h (measured 18.5 ms per alpha_t-step; +2 first-order alpha_t)",
+    },
 )
 
 

@@ -604,7 +604,7 @@ fig7_study = Study(
         "paper": {},
     },
     cost={
-        "quick": "226 s at load ~25 on the shared 2-core CPU (49 s there without the Monte Carlo)",
+        "quick": "26 s (the ODE alone, i.e. before the Monte Carlo, 10 s; load ~2)",
         "paper": "ODE ~3 min; with the 10^6-sample Monte Carlo not measured",
     },
 )

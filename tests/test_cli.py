@@ -137,3 +137,19 @@ def test_cost_is_estimated_before_compute(tmp_path):
     assert out.exit_code == 2 and "n_samples=1000000000 is out of range" in out.output, out.output
     out = runner.invoke(app, [*args, "--set", "n_samples=2e6"], env={"COLUMNS": "300"})
     assert out.exit_code == 0 and "above its paper-scale cost" in out.output, out.output
+
+
+def test_divergent_training_is_recorded_not_a_crash(tmp_path):
+    """Issue 11: a learning rate that blows training up marks the point diverged (cause and step)."""
+    args = ["run", "maml.sinusoid", "--executor", "inline", "--results", str(tmp_path),
+            "--set", "inner_lr=1e30", "--set", "meta_steps=50", "--set", "eval_tasks=20",
+            "--set", "grad_tasks=4", "--json"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert summary["diverged_seeds"] == [0] and "DivergenceError" in summary["causes"][0]
+    assert summary["figures"] == [] and summary["plot_error"] is None
+    records = [json.loads(p.read_text()) for p in (tmp_path / "maml.sinusoid").glob("*.json")]
+    assert records[0]["status"] == "diverged" and isinstance(records[0]["info"]["step"], int)
+    strict = runner.invoke(app, [*args, "--strict"])
+    assert strict.exit_code == 1

@@ -123,3 +123,23 @@ def test_random_overrides_give_a_config_or_a_config_error_naming_the_key(study_i
         assert k in str(err) or repr(k) in str(err), (text, str(err))
     else:
         assert isinstance(cfg, study.Config)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("eta_w=[]", "has 0 elements: expected 2"),
+        ("eta_w=[3]", "has 1 elements: expected 2"),
+        ("eta_w=[3,9,6]", "has 3 elements: expected 2"),
+        ("record_every=6000", "record_every=6000 is more than the"),
+        ("alpha_t_range=[-Infinity,3]", None),
+    ],
+)
+def test_list_lengths_and_record_interval_checked_before_compute(override, fragment):
+    """Issue 11 item 5: list lengths and the record interval are validated when the config is built."""
+    study_id = "bernacchia2021.fig2" if fragment is None else "wang2024.fig3"
+    from metagrad.experiments import resolve
+
+    study, _ = resolve(study_id)
+    with pytest.raises(ConfigError, match=fragment or "finite"):
+        study.config("quick", [override])

@@ -32,6 +32,8 @@ def param(
     lt: float | None = None,
     choices: Sequence[Any] | None = None,
     cost: float | None = None,
+    min_len: int | None = None,
+    max_len: int | None = None,
 ) -> Any:
     """Declare a config field with a docstring and an allowed range.
 
@@ -47,7 +49,8 @@ def param(
     Returns:
         A ``dataclasses.field`` carrying the metadata.
     """
-    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "cost": cost}
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "choices": choices, "cost": cost,
+            "min_len": min_len, "max_len": max_len}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -80,6 +83,15 @@ def _check_scalar(name: str, value: Any, meta: Mapping[str, Any]) -> None:
     )
     if not ok:
         raise ConfigError(f"{name}={value!r} is out of range: expected {_range_text(meta)}.")
+
+
+def _check_length(name: str, value: Any, meta: Mapping[str, Any]) -> None:
+    if not isinstance(value, tuple):
+        return
+    lo, hi = meta.get("min_len"), meta.get("max_len")
+    if (lo is not None and len(value) < lo) or (hi is not None and len(value) > hi):
+        want = f"{lo}" if lo == hi else f"{lo if lo is not None else 0} to {hi if hi is not None else 'any'}"
+        raise ConfigError(f"{name}={list(value)!r} has {len(value)} elements: expected {want}.")
 
 
 def _coerce(name: str, value: Any, tp: Any) -> Any:
@@ -145,6 +157,7 @@ class ExperimentConfig:
             values = value if isinstance(value, tuple) else (value,)
             for v in values:
                 _check_scalar(f.name, v, f.metadata)
+            _check_length(f.name, value, f.metadata)
         self.check()
 
     def check(self) -> None:

@@ -24,7 +24,7 @@ from typing import ClassVar
 import jax.random as jr
 import numpy as np
 
-from metagrad.experiments._config import ExperimentConfig, param
+from metagrad.experiments._config import ConfigError, ExperimentConfig, param
 from metagrad.experiments._result import Seeds
 from metagrad.experiments._study import Check, Study, check_close, check_true
 from metagrad.experiments._wang2024_mc import GammaMC, closure_drift, gamma_mc
@@ -71,6 +71,14 @@ class _Common(ExperimentConfig):
         f"initial-condition perturbation δ of R(0) ({_DOCS}#choices-where-the-paper-is-silent)",
         ge=0,
     )
+
+    def check(self) -> None:
+        steps = self.alpha_max / self.d_alpha
+        if self.record_every > steps:
+            raise ConfigError(
+                f"record_every={self.record_every} is more than the {steps:.0f} RK4 steps of the "
+                f"horizon (alpha_max/d_alpha = {self.alpha_max}/{self.d_alpha}): expected <= {steps:.0f}."
+            )
 
 
 def _ts_config(c: _Common, **kw) -> ts.TSConfig:
@@ -142,7 +150,9 @@ def _specialized(rho, thr):
 class Fig3Config(_Common):
     """Fig 3 (Sec. IV B): K = M = 3, η_J = 3, η_w = 3 (plateau) and 9 (specialization)."""
 
-    eta_w: tuple[float, ...] = param((3.0, 9.0), "inner learning rates η_w (plateau, special.)")
+    eta_w: tuple[float, ...] = param(
+        (3.0, 9.0), "inner learning rates η_w (plateau, special.)", gt=0, min_len=2, max_len=2
+    )
 
 
 fig3_study = Study(
@@ -242,12 +252,20 @@ class Fig4Config(_Common):
     """Fig 4 (Sec. IV C): ε(α_max) vs η_w at η_J = 3, and vs η_J for η_w ∈ {3, 6}."""
 
     eta_w_grid: tuple[float, ...] = param(
-        tuple(float(x) for x in range(1, 21)), f"η_w grid of panel (a) (not given; {_DOCS})", cost=1
+        tuple(float(x) for x in range(1, 21)),
+        f"η_w grid of panel (a) (not given; {_DOCS})",
+        gt=0,
+        cost=1,
+        min_len=3,
     )
     eta_J_grid: tuple[float, ...] = param(
-        tuple(0.5 * x for x in range(1, 21)), f"η_J grid of panel (b) (not given; {_DOCS})", cost=1
+        tuple(0.5 * x for x in range(1, 21)),
+        f"η_J grid of panel (b) (not given; {_DOCS})",
+        gt=0,
+        cost=1,
+        min_len=2,
     )
-    eta_w_b: tuple[float, ...] = param((3.0, 6.0), "η_w values of panel (b)")
+    eta_w_b: tuple[float, ...] = param((3.0, 6.0), "η_w values of panel (b)", gt=0, min_len=2)
 
 
 @dataclasses.dataclass(frozen=True)

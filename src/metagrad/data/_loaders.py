@@ -17,15 +17,19 @@ import dataclasses
 import io
 import os
 import pickle
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from metagrad.data._glyphs import _progress
-from metagrad.data._store import SPLITS, ClassDataset, load_dataset
+from metagrad.data._store import (
+    SPLITS,
+    ClassDataset,
+    atomic_dataset_dir,
+    load_dataset,
+    write_meta,
+)
 
 __all__ = [
     "SourceClass",
@@ -452,10 +456,6 @@ def write_store(
     progress: bool = False,
 ) -> ClassDataset:
     """Stream `classes` into the array store at `path` (atomic) and open it memory-mapped."""
-    import json
-
-    from metagrad.data._store import _FORMAT
-
     if not classes:
         raise ValueError(f"{name}: no classes found")
     for s in SPLITS:
@@ -469,10 +469,7 @@ def write_store(
         dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"{name}: class name {dup!r} appears twice")
     order = sorted(classes, key=lambda c: SPLITS.index(c.split))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
+    with atomic_dataset_dir(path) as tmp:
         first = order[0].read()
         shape = first.shape[1:]
         total = sum(c.count for c in order)
@@ -495,19 +492,12 @@ def write_store(
                 tick()
         mm.flush()
         del mm
-        meta = {
-            "format": _FORMAT,
-            "name": name,
-            "class_names": [c.name for c in order],
-            "counts": [c.count for c in order],
-            "splits": [c.split for c in order],
-            "extra": extra or {},
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_meta(
+            tmp,
+            name,
+            [c.name for c in order],
+            [c.count for c in order],
+            [c.split for c in order],
+            extra,
+        )
     return load_dataset(path)

@@ -13,12 +13,13 @@ half-written store).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -170,29 +171,41 @@ def from_arrays(
     )
 
 
-def save_dataset(ds: ClassDataset, path: str | os.PathLike, *, extra: dict | None = None) -> Path:
-    """Write `ds` to directory `path` atomically (``images.npy`` + ``meta.json``)."""
+@contextlib.contextmanager
+def atomic_dataset_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary directory beside `path` that replaces it atomically when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
-        np.save(tmp / "images.npy", np.asarray(ds.images), allow_pickle=False)
-        meta = {
-            "format": _FORMAT,
-            "name": ds.name,
-            "class_names": list(ds.class_names),
-            "counts": [int(c) for c in ds.counts],
-            "splits": list(ds.splits),
-            "extra": extra or {},
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta))
+        yield tmp
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path
+
+
+def write_meta(directory: Path, name: str, class_names, counts, splits, extra: dict | None) -> None:
+    """Write the ``meta.json`` of a dataset directory (format, name, classes, counts, splits)."""
+    meta = {
+        "format": _FORMAT,
+        "name": name,
+        "class_names": list(class_names),
+        "counts": [int(c) for c in counts],
+        "splits": list(splits),
+        "extra": extra or {},
+    }
+    (directory / "meta.json").write_text(json.dumps(meta))
+
+
+def save_dataset(ds: ClassDataset, path: str | os.PathLike, *, extra: dict | None = None) -> Path:
+    """Write `ds` to directory `path` atomically (``images.npy`` + ``meta.json``)."""
+    with atomic_dataset_dir(path) as tmp:
+        np.save(tmp / "images.npy", np.asarray(ds.images), allow_pickle=False)
+        write_meta(tmp, ds.name, ds.class_names, ds.counts, ds.splits, extra)
+    return Path(path)
 
 
 def load_dataset(path: str | os.PathLike, *, mmap: bool = True) -> ClassDataset:

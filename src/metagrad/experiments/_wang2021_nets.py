@@ -22,12 +22,12 @@ import numpy as np
 from metagrad.experiments._config import ExperimentConfig, param
 from metagrad.theory import mtl_ntk as M
 
-__all__ = ["NetsConfig", "NetsResult", "run_networks"]
+__all__ = ["NetsConfig", "NetsResult", "TaskFamilyConfig", "run_networks"]
 
 
 @dataclasses.dataclass(frozen=True)
-class NetsConfig(ExperimentConfig):
-    """Sec. 5.1 tasks; networks of width 512 and several depths, trained by full-batch GD."""
+class TaskFamilyConfig(ExperimentConfig):
+    """The task family of Sec. 5.1 shared by the Wang, Zhao, Li 2021 studies."""
 
     N: int = param(20, "training tasks", ge=1, cost=1)
     n: int = param(10, "points per training task", ge=1, cost=1)
@@ -35,6 +35,12 @@ class NetsConfig(ExperimentConfig):
     n_test: int = param(20, "test tasks per seed", ge=1)
     n_support: int = param(5, "support points per test task", ge=1)
     n_query: int = param(10, "query points per test task", ge=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class NetsConfig(TaskFamilyConfig):
+    """Sec. 5.1 tasks; networks of width 512 and several depths, trained by full-batch GD."""
+
     width: int = param(512, "hidden width", ge=1, cost=2)
     depths: tuple[int, ...] = param((2, 5, 10, 20), "depths L", ge=2, cost=1)
     lam_tau: float = param(0.0, "ANIL training inner loop λτ (gradient flow on the head)", ge=0)

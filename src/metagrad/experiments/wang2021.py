@@ -28,7 +28,12 @@ from metagrad.experiments import (
     check_true,
     param,
 )
-from metagrad.experiments._wang2021_nets import NetsConfig, NetsResult, run_networks
+from metagrad.experiments._wang2021_nets import (
+    NetsConfig,
+    NetsResult,
+    TaskFamilyConfig,
+    run_networks,
+)
 from metagrad.theory import mtl_ntk as M
 
 __all__ = [
@@ -97,15 +102,9 @@ def _draw(key, c) -> dict[str, np.ndarray]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Fig1Config(ExperimentConfig):
+class Fig1Config(TaskFamilyConfig):
     """Sec. 5.1 task family and the Fig. 1 sweeps (defaults: paper scale)."""
 
-    N: int = param(20, "training tasks", ge=1, cost=1)
-    n: int = param(10, "points per training task", ge=1, cost=1)
-    d: int = param(10, "input dimension", ge=1)
-    n_test: int = param(20, "test tasks per seed", ge=1)
-    n_support: int = param(5, "support points per test task", ge=1)
-    n_query: int = param(10, "query points per test task", ge=1)
     depths: tuple[int, ...] = param(
         (2, 3, 4, 6, 8, 10, 15, 20, 30), "depths L (panel 1)", ge=2, cost=1
     )

@@ -34,7 +34,24 @@ def _quick(study_id):
     return _CACHE[study_id]
 
 
-@pytest.mark.parametrize("fig_id", sorted(FIGURES))
+def _by_figure():
+    """Figure ids, grouped by study for pytest-xdist (a study's run is cached in one worker)."""
+    return [pytest.param(f, marks=pytest.mark.xdist_group(FIGURES[f].study.id)) for f in sorted(FIGURES)]
+
+
+def _by_study(slow_above: float | None = None):
+    """Study ids grouped for xdist; those whose quick cost exceeds `slow_above` seconds are slow."""
+    from metagrad.experiments._study import parse_seconds
+
+    def marks(s):
+        quick = parse_seconds(STUDIES[s].cost["quick"]) or 0.0
+        slow = slow_above is not None and quick > slow_above
+        return [pytest.mark.xdist_group(s)] + ([pytest.mark.slow] if slow else [])
+
+    return [pytest.param(s, marks=marks(s)) for s in sorted(STUDIES)]
+
+
+@pytest.mark.parametrize("fig_id", _by_figure())
 def test_quick_claims_pass(fig_id):
     fig = FIGURES[fig_id]
     cfg, result = _quick(fig.study.id)
@@ -46,7 +63,7 @@ def test_quick_claims_pass(fig_id):
     assert not failed, failed
 
 
-@pytest.mark.parametrize("fig_id", sorted(FIGURES))
+@pytest.mark.parametrize("fig_id", _by_figure())
 def test_figures_render_readably(fig_id):
     import matplotlib.pyplot as plt
 
@@ -64,8 +81,9 @@ def test_figures_render_readably(fig_id):
     assert not any(problems.values()), problems
 
 
-@pytest.mark.parametrize("study_id", sorted(STUDIES))
+@pytest.mark.parametrize("study_id", _by_study(slow_above=5.0))
 def test_same_key_same_numbers(study_id):
+    """Same config and key give identical numbers (studies costing > 5 s at quick scale: -m slow)."""
     st = STUDIES[study_id]
     cfg, first = _quick(study_id)
     again = st.compute(cfg, key=jr.PRNGKey(0))

@@ -34,18 +34,36 @@ def _quick(study_id):
     return _CACHE[study_id]
 
 
+QUICK_FAST = 10.0
+"""Studies whose measured quick cost is at most this many seconds run in the fast suite, plus the
+cheapest study of wang2024 (REPRESENTATIVES); the others (compilation-bound, 30-70 s each
+on the 2-core CI machine) run with ``pytest -m slow``, and their claims with ``metagrad reproduce --quick``."""
+REPRESENTATIVES = {"wang2024.linear"}
+
+
+def _slow(study_id: str, above: float) -> bool:
+    from metagrad.experiments._study import parse_seconds
+
+    if study_id in REPRESENTATIVES:
+        return False
+    return (parse_seconds(STUDIES[study_id].cost["quick"]) or 0.0) > above
+
+
 def _by_figure():
     """Figure ids, grouped by study for pytest-xdist (a study's run is cached in one worker)."""
-    return [pytest.param(f, marks=pytest.mark.xdist_group(FIGURES[f].study.id)) for f in sorted(FIGURES)]
+    out = []
+    for f in sorted(FIGURES):
+        sid = FIGURES[f].study.id
+        marks = [pytest.mark.xdist_group(sid)] + ([pytest.mark.slow] if _slow(sid, QUICK_FAST) else [])
+        out.append(pytest.param(f, marks=marks))
+    return out
 
 
 def _by_study(slow_above: float | None = None):
     """Study ids grouped for xdist; those whose quick cost exceeds `slow_above` seconds are slow."""
-    from metagrad.experiments._study import parse_seconds
 
     def marks(s):
-        quick = parse_seconds(STUDIES[s].cost["quick"]) or 0.0
-        slow = slow_above is not None and quick > slow_above
+        slow = slow_above is not None and _slow(s, slow_above)
         return [pytest.mark.xdist_group(s)] + ([pytest.mark.slow] if slow else [])
 
     return [pytest.param(s, marks=marks(s)) for s in sorted(STUDIES)]

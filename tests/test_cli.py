@@ -16,7 +16,8 @@ def test_list_shows_every_experiment():
     out = runner.invoke(app, ["list"], env={"COLUMNS": "400"})
     assert out.exit_code == 0, out.output
     for fig in list_figures():
-        assert fig.id in out.output and fig.study.id in out.output
+        if fig.study.module.startswith("metagrad."):  # not the studies other tests register
+            assert fig.id in out.output and fig.study.id in out.output
 
 
 def test_show_lists_keys_with_ranges():
@@ -96,7 +97,7 @@ def test_bad_paths_are_clear_errors_before_compute(tmp_path):
     for results, fragment in [(str(afile), "is a file"), ("", "empty")]:
         out = runner.invoke(app, ["run", "selfcheck.erf_i2", "--results", results],
                             env={"COLUMNS": "300"})
-        assert out.exit_code == 2 and fragment in out.output, out.output
+        assert out.exit_code == 2 and fragment in " ".join(out.output.split()), out.output
     out = runner.invoke(app, ["run", "selfcheck.erf_i2", "--seed", str(2**63)], env={"COLUMNS": "300"})
     assert out.exit_code == 2, out.output
 

@@ -1,4 +1,4 @@
-r"""Macroscopic theory of online FO-ANIL in the teacher–student scenario (seeds/000).
+r"""Macroscopic theory of online FO-ANIL in the teacher–student scenario (Wang, Yip, Li 2024).
 
 Order parameters Q = J Jᵀ (K×K), R = J Bᵀ (K×M), T = B Bᵀ (M×M) evolve, in the limit N → ∞ with
 α = t/N, by the corrected ODEs (36)/(D5) and (38)/(D6) of Wang, Yip & Li (2024); the
@@ -62,7 +62,7 @@ class TSConfig:
         D: covariance of ΔB^t, ``"T"`` (norm-preserving) or ``"I"``.
         ic_perturbation: δ, R0 ← R0 (1 + δ U) with U ~ Unif(−1, 1) drawn from ``ic_seed``.
         ic_seed: seed of U (NumPy, fixed so that runs are reproducible).
-        closure: with ``gamma``: ``"exact"`` Gaussian closure (spec §6.6) or the paper's first-order
+        closure: with ``gamma``: ``"exact"`` Gaussian closure (docs/wang2024.md#teacher-variability) or the paper's first-order
             ``"taylor"`` closure (App. C, Eq. C2).
         paper_literal: use the equations as printed, typos included (diagnosis only; see
             :func:`order_parameter_rhs`).
@@ -201,7 +201,7 @@ def meta_generalization_error(
     with f_kn = I2(x_k, y_n) and G = f fᵀ (linear g: ε = tr T/2M − η_w‖R‖²/KM + η_w² tr(GQ)/2K²M).
 
     Implements Wang, Yip, Li 2024, Eq. (39) and Eq. (E5); with ``gamma`` the label field is the
-    task teacher ỹ of the exact closure of App. C (spec §6.6).
+    task teacher ỹ of the exact closure of App. C (docs/wang2024.md#teacher-variability).
 
     Args:
         Q: (..., K, K) student overlaps.  R: (..., K, M).  T: (..., M, M) teacher overlaps.
@@ -209,7 +209,7 @@ def meta_generalization_error(
         activation: ``"erf"`` or ``"linear"``.
         gamma: teacher variability in [0, 1], or None (γ = 1 without augmentation).
         D: (M, M) covariance of ΔB^t (default T); used only with ``gamma``.
-        closure: ``"exact"`` (spec §6.6) or ``"taylor"`` (the paper's Eq. C2), with ``gamma``.
+        closure: ``"exact"`` (docs/wang2024.md#teacher-variability) or ``"taylor"`` (the paper's Eq. C2), with ``gamma``.
         P: training examples per task: with P, G = f fᵀ becomes the exact finite-P second moment
             of the head, G + (H − G)/P (beyond the paper; see ``_ts_finite_p``). None = P → ∞.
         noise: output-noise variance of the training labels (enters only with ``P``).
@@ -246,9 +246,9 @@ def order_parameter_rhs(
 ) -> tuple[Array, Array]:
     r"""Right-hand side (dQ/dα, dR/dα) of the corrected ODEs (36)/(D5) and (38)/(D6).
 
-    Implements Wang, Yip, Li 2024, Eqs. (36), (38) with the errata of spec §3.3, App. D
+    Implements Wang, Yip, Li 2024, Eqs. (36), (38) with the errata listed in docs/wang2024.md#implemented-equations-and-errata, App. D
     (noise Σ with prefactor 1/(VK²M), L2 λ) and, if ``p["gamma"]`` is given, the exact App. C
-    closure (spec §6.6).
+    closure (docs/wang2024.md#teacher-variability).
 
     Args:
         Q: (K, K), R: (K, M), T: (M, M) order parameters (jointly positive semi-definite).
@@ -258,11 +258,11 @@ def order_parameter_rhs(
             traced.
         activation: ``"erf"`` or ``"linear"``.
         D: (M, M) covariance of ΔB^t (needed with ``gamma``).
-        closure: with ``gamma``, ``"exact"`` (spec §6.6) or ``"taylor"``: the paper's first-order
+        closure: with ``gamma``, ``"exact"`` (docs/wang2024.md#teacher-variability) or ``"taylor"``: the paper's first-order
             Eq. (C2), g(γy_m) + √(1−γ²) g'(γy_m) ΔB_m·ξ, which keeps the (1−γ²) g'² terms of the
             η_J² Wick pairings and drops g''; it differs from the exact closure at O(1−γ²).
         paper_literal: for diagnosis only, use the equations as printed, with the index typos
-            of spec §3.3: erf — (36) f_in for f_im; (38) f_kn for f_ln in its second line and
+            of docs/wang2024.md#implemented-equations-and-errata: erf — (36) f_in for f_im; (38) f_kn for f_ln in its second line and
             Σ_nm f_km f_lm I4(k,l,n,m) for G_kl Σ_n I4(k,l,n,n); (D6) noise prefactor 1/(VK²M²);
             linear — (E4) R_kn R_km for R_kn R_lm in the middle Wick term of each η_J² line.
 
@@ -433,7 +433,7 @@ def _grid(cfg: TSConfig):
 def integrate(config: TSConfig) -> Trajectory:
     """Integrate the order-parameter ODEs with fixed-step RK4 (float64, jit, ``lax.scan``).
 
-    Implements Wang, Yip, Li 2024, Eqs. (36), (38), (39) (corrected, spec §3.3).
+    Implements Wang, Yip, Li 2024, Eqs. (36), (38), (39) (corrected; docs/wang2024.md#implemented-equations-and-errata).
 
     Args:
         config: a :class:`TSConfig`.

@@ -64,7 +64,10 @@ def test_conv_matmul_equals_xla_conv(kernel, padding, bias, getkey):
     )
 
 
-@pytest.mark.parametrize("make", [maml, fo_maml, anil])
+@pytest.mark.parametrize(
+    "make",
+    [pytest.param(maml, marks=pytest.mark.slow), pytest.param(fo_maml, marks=pytest.mark.slow), anil],
+)
 def test_conv4_matmul_meta_gradient_equals_xla_conv(make, getkey):
     """Second-order meta-gradients through the im2col convolution match XLA's convolution."""
     protos = make_prototypes(key=getkey(), n_classes=8, size=16, dtype=jnp.float64)

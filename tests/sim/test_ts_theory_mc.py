@@ -69,7 +69,7 @@ def test_finite_P_drift_exact(getkey, activation):
     assert np.any(np.abs(dQ_inf - mQ) > 5 * sQ)
 
 
-@pytest.mark.parametrize("D_kind", ["T", "I"])
+@pytest.mark.parametrize("D_kind", ["T", pytest.param("I", marks=pytest.mark.slow)])
 def test_gamma_rhs_and_eps_match_monte_carlo(getkey, D_kind):
     """App. C exact closure (issue 18): RHS and ε for γ = 0.6 against field-space Monte Carlo
     whose teacher fields are built as γy + √(1−γ²)d, d ~ N(0, D) (not by the theory's code)."""

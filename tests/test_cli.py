@@ -11,8 +11,10 @@ runner = CliRunner()
 
 
 def test_list_shows_every_experiment():
+    import metagrad.cli
     from metagrad.experiments import list_figures
 
+    metagrad.cli.console.width = 400  # the console was created at import, whatever COLUMNS was then
     out = runner.invoke(app, ["list"], env={"COLUMNS": "400"})
     assert out.exit_code == 0, out.output
     for fig in list_figures():

@@ -112,7 +112,7 @@ class Fig1Config(TaskFamilyConfig):
         (0.0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0), "training inner-loop λτ (panels 2-3)", ge=0, cost=1
     )
     depth_lam_tau: int = param(10, "depth of the λτ sweep", ge=2)
-    lam_tau_hat: float = param(1.0, "test-time adaptation λτ̂ (unstated; spec default 1)", gt=0)
+    lam_tau_hat: float = param(1.0, "test-time adaptation λτ̂ (unstated in the paper; docs/wang2021.md)", gt=0)
     eta_t: float = param(0.02, "training time ηt of the finite-time variant (Lemma 2)", gt=0)
     kernel: str = param("analytic", "kernels: analytic (exact) or empirical (finite width)",
                         choices=("analytic", "empirical"))  # fmt: skip

@@ -282,7 +282,7 @@ def fig2_claims(config: SimStudyConfig, res: Seeds[SimStudyResult]) -> list[Chec
             rel_eps <= 0.10,
             round(rel_eps, 4),
             "≤ 0.10",
-            "spec tolerance for the Fig. 2 comparison; the P→∞ theory lies below",
+            "tolerance chosen for the Fig. 2 comparison (docs/wang2024_sim.md); the P→∞ theory lies below",
         ),  # fmt: skip
         check_true(
             "R: theory within ±2 run-to-run std at ≥ 90 % of (α, k, n) points",

@@ -3,7 +3,7 @@
 Loss convention: plain MSE (the paper's), inner step w' = w − (2α/K)Φᵀ(Φw − y). Which "true α*"
 each figure uses is stated in its result's docstring and in docs/zou2022.md.
 
-Submodules: `linear` (Figs 1, 5, 8, closed form), `estimates` (Figs 4, 9, 11), `neural`
+Submodules: `linear` (Figs 1, 5, 8, closed form), `appendix` (Figs 6, 7), `estimates` (Figs 4, 9, 11), `neural`
 (Table 2, sinusoid with frozen MLP features) and `ntk` (Fig. 2 and the NTK panel Fig. 4b).
 """
 
@@ -11,3 +11,4 @@ from metagrad.experiments.zou2022 import estimates as estimates
 from metagrad.experiments.zou2022 import linear as linear
 from metagrad.experiments.zou2022 import neural as neural
 from metagrad.experiments.zou2022 import ntk as ntk
+from metagrad.experiments.zou2022 import appendix as appendix

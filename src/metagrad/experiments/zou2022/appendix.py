@@ -119,9 +119,7 @@ def fig6_run(config: Fig6Config, *, key) -> Fig6Result:
     x = rng.normal(size=config.n_mc)
     r2 = (x[:, None] ** (2 * np.arange(config.d_check))).sum(1)  # ‖ϕ(x)‖²
     m4, m6 = r2**2, r2**3
-    alpha = [
-        0.5 * np.exp(_log_sum(g1, s2) - _log_sum(g3, s2)) for s2 in _fig6_sigma2(config)
-    ]
+    alpha = [0.5 * np.exp(_log_sum(g1, s2) - _log_sum(g3, s2)) for s2 in _fig6_sigma2(config)]
     return Fig6Result(
         g1=g1,
         g2=g2,
@@ -358,7 +356,9 @@ def fig7_plot(config: Fig7Config, res: Seeds[Fig7Result]) -> dict:
         r = res.mean.row[row]
         left, right = ax[k, 0], ax[k, 1]
         left.scatter(*np.asarray(r.a).T, s=8, c="orange", label="task optima a_i")
-        left.scatter(*np.asarray(r.a_new), s=60, facecolors="none", edgecolors="r", label="new task")
+        left.scatter(
+            *np.asarray(r.a_new), s=60, facecolors="none", edgecolors="r", label="new task"
+        )
         left.plot(*np.asarray(r.w_m).T, color="purple", label="w_m(α), α ∈ [0, 4α*_lim]")
         left.plot(*np.asarray(r.w_m)[0], "gx", markersize=10, label="w_r (α=0)")
         left.plot(*np.asarray(r.w_star), "r*", markersize=12, label="w_m(α*_lim)")
@@ -368,7 +368,9 @@ def fig7_plot(config: Fig7Config, res: Seeds[Fig7Result]) -> dict:
         se = rel.std(0) / np.sqrt(rel.shape[0])
         sim_errorbar(right, _FIG7_T, rel.mean(0), se, label=f"mean over {rel.shape[0]} task sets")
         d = np.asarray(r.mean_distance)
-        right.plot(np.linspace(0, 4, d.size), d - d[0], color="purple", lw=1, label="set on the left")
+        right.plot(
+            np.linspace(0, 4, d.size), d - d[0], color="purple", lw=1, label="set on the left"
+        )
         right.axvline(1.0, color="r", linestyle="--", label="α = α*_lim")
         right.axhline(0.0, color="grey", linewidth=0.5)
         right.set(xlabel="α / α*_lim", ylabel="mean ‖w_m(α) − a_i‖ − (α=0)", title=title)

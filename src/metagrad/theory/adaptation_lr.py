@@ -18,6 +18,14 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from metagrad.theory._alr_bounds import (
+    prop4_alpha_set,
+    prop4_bound,
+    prop4_epsilon,
+    theorem2_alpha_max,
+    theorem2_bound,
+    theorem2_c_tilde,
+)
 from metagrad.theory._alr_risk import (
     alpha_star_finite,
     conditional_risk,
@@ -58,6 +66,12 @@ __all__ = [
     "trace_moments_iid",
     "trace_moments_rows",
     "trace_moments_wishart",
+    "prop4_alpha_set",
+    "prop4_bound",
+    "prop4_epsilon",
+    "theorem2_alpha_max",
+    "theorem2_bound",
+    "theorem2_c_tilde",
 ]
 
 _CONVENTIONS = {

@@ -260,6 +260,7 @@ def reproduce(
 ) -> None:
     """Run many figures (all by default; each study once), then write the HTML report."""
     from metagrad.report.html import ReportError, build_report
+    from metagrad.report.verdicts import default_path
 
     if quick and paper:
         _fail("choose one of --quick and --paper.")
@@ -283,7 +284,7 @@ def reproduce(
     for run_, summaries in runs:
         _print_run(run_, summaries)
     try:
-        index = build_report(store.root, out)
+        index = build_report(store.root, out, verdicts=default_path())
     except ReportError as err:
         _fail(str(err))
     checks = [c for r, _ in runs for c in r.all_checks]
@@ -302,15 +303,48 @@ def reproduce(
 
 
 @app.command()
+def record(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Figure ids (default: every figure in the store).")
+    ] = None,
+    scale: Annotated[str, typer.Option(help="quick or paper")] = "paper",
+    results: ResultsOpt = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Verdict file (default: docs/verdicts.json of this checkout)."),
+    ] = None,
+) -> None:
+    """Record the store's current verdicts at SCALE in the repository's verdict file (README, report)."""
+    from metagrad.report.html import ReportError
+    from metagrad.report.verdicts import default_path, record_verdicts
+
+    if scale not in ("quick", "paper"):
+        _fail(f"--scale must be quick or paper, got {scale!r}.")
+    path = file or default_path()
+    if path is None:
+        _fail("not in a source checkout: give the verdict file with --file.")
+    try:
+        done, skipped = record_verdicts(ResultStore(results).root, path, scale=scale, ids=ids)
+    except (ReportError, StoreError, ValueError) as err:
+        _fail(str(err))
+    for s in skipped:
+        err_console.print(f"[yellow]not recorded[/] {s}")
+    console.print(f"recorded {len(done)} {scale}-scale verdicts in {path}: {', '.join(done) or '-'}")
+    if not done:
+        raise typer.Exit(1)
+
+
+@app.command()
 def report(
     results: ResultsOpt = None,
     out: Annotated[Path, typer.Option(help="Directory of the HTML report.")] = Path("report"),
 ) -> None:
     """Rebuild the HTML report from the result store (no computation)."""
     from metagrad.report.html import ReportError, build_report
+    from metagrad.report.verdicts import default_path
 
     try:
-        index = build_report(ResultStore(results).root, out)
+        index = build_report(ResultStore(results).root, out, verdicts=default_path())
     except (ReportError, StoreError) as err:
         _fail(str(err))
     console.print(f"Report: {index}")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from metagrad.experiments._study import format_seconds
 from metagrad.report._summaries import BrokenSummary, StoredRun
 from metagrad.report.papers import PAPERS, Paper
 
@@ -180,6 +181,14 @@ class Renderer:
         s = run.data
         sc = esc(s["scale"])
         parts = []
+        if "recorded" in s:
+            cost = s.get("compute_seconds")
+            parts.append(
+                f'<p class="recorded">{sc} scale: recorded verdict (run {esc(s["written"])}, metagrad '
+                f'{esc(s.get("version", "?"))}, commit {esc(s.get("commit") or "?")}'
+                + (f", compute {format_seconds(cost)}" if isinstance(cost, (int, float)) else "")
+                + f') from <code>{esc(run.path)}</code>; its figures are not in this store.</p>'
+            )
         if run.stale:
             parts.append(f'<p class="stale">{sc} scale is stale: {esc(run.stale)}.</p>')
         if s["diverged_seeds"]:
@@ -417,7 +426,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
 td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
 table.claims{width:100%;font-size:90%}table.claims td{overflow-wrap:anywhere}
 table.claims td.num{white-space:normal;max-width:16em}table.facts{width:100%}
-section.brokenlist h2{margin-top:.6em}table.claims td.note{color:#444;font-size:95%}
+section.brokenlist h2{margin-top:.6em}p.recorded{color:#445;font-style:italic}table.claims td.note{color:#444;font-size:95%}
 table.claims tr.first td{border-top:2px solid #999}td.claim{font-weight:600;max-width:22em}
 .ok{color:#0a6b0a;font-weight:600}.bad{color:#b00000;font-weight:600}
 .warn{color:#8a5a00;font-weight:600}.stale{color:#6b4bb0;font-weight:600}

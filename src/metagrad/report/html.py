@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from metagrad.report._summaries import BrokenSummary, ReportError, StoredRun, read_store
+from metagrad.report.verdicts import load_verdicts, repo_root
 from metagrad.sweep import StudyRun, atomic_write_bytes, to_jsonable
 
 __all__ = [
@@ -111,19 +112,11 @@ def load_summaries(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     return [(r.run_dir, r.data) for r in read_store(Path(root), check_code=False).runs]
 
 
-def _repo_root() -> Path | None:
-    """The source checkout holding this package (has docs/ and pyproject.toml), if any."""
-    root = Path(__file__).resolve().parents[3]
-    if (root / "docs").is_dir() and (root / "pyproject.toml").is_file():
-        return root
-    return None
-
-
 def _docs_linker(out_dir: Path, docs_base: str | None):
     """A function (paper, anchor) -> href of the paper's docs page (None: no link)."""
     import urllib.parse
 
-    repo = _repo_root()
+    repo = repo_root()
     if docs_base is None and repo is not None:
         base = Path(os.path.relpath(repo, out_dir.resolve())).as_posix()
     else:
@@ -156,6 +149,7 @@ def build_report(
     *,
     docs_base: str | None = None,
     check_code: bool = True,
+    verdicts: Path | None = None,
 ) -> Path:
     """Write ``<out_dir>/index.html`` (and ``<out_dir>/figures/``) from the store; return its path.
 
@@ -166,6 +160,9 @@ def build_report(
             (default: a relative path to this source checkout, or no links when installed).
         check_code: also mark as stale the summaries whose points the current code would key
             differently (code or version changed since the run).
+        verdicts: a recorded verdict file (e.g. :func:`metagrad.report.verdicts.default_path`);
+            its entries are shown for the (figure, scale) pairs the store has no run of, marked as
+            recorded (see :mod:`metagrad.report.verdicts`).
 
     Raises:
         ReportError: the store is missing or not a directory, `out_dir` is a file or cannot be
@@ -178,6 +175,12 @@ def build_report(
     results_root, out_dir = Path(results_root), Path(out_dir)
     _check_out_dir(out_dir)
     contents = read_store(results_root, check_code=check_code)
+    try:
+        recorded = load_verdicts(verdicts) if verdicts is not None else {}
+    except (OSError, ValueError) as err:
+        raise ReportError(f"cannot read the recorded verdicts: {err}") from err
+    in_store = {(x.data["id"], x.data["scale"]) for x in contents.runs}
+    extra = [StoredRun(Path(verdicts), e) for k, e in sorted(recorded.items()) if k not in in_store]
     try:
         (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -193,12 +196,16 @@ def build_report(
             f'<p class="bad">Could not list the registered figures ({esc(type(err).__name__)}: '
             f"{esc(err)}); the counts of registered figures are missing.</p>"
         )
-    groups = group_runs(contents.runs, registered)
+    groups = group_runs(contents.runs + extra, registered)
     r = Renderer(out_dir, _docs_linker(out_dir, docs_base))
     n_checks = sum(len(x.data["checks"]) for x in contents.runs if not x.stale)
     n_pass = sum(c["passed"] for x in contents.runs if not x.stale for c in x.data["checks"])
     n_stale = sum(bool(x.stale) for x in contents.runs)
     lines = [f"{len(contents.runs)} stored figure runs, {n_pass}/{n_checks} claims pass"]
+    if extra:
+        e_pass = sum(c["passed"] for x in extra for c in x.data["checks"])
+        e_checks = sum(len(x.data["checks"]) for x in extra)
+        lines.append(f"{len(extra)} recorded verdicts (not in this store), {e_pass}/{e_checks} pass")
     if n_stale:
         lines.append(f'<span class="stale">{n_stale} stale (not counted)</span>')
     if contents.broken:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from metagrad.experiments import list_figures
+from metagrad.report.verdicts import load_verdicts, tally
 
 __all__ = ["BEGIN", "END", "experiment_table", "update_readme"]
 
@@ -17,10 +18,15 @@ END = "<!-- experiments:end -->"
 
 
 def experiment_table() -> str:
-    """Markdown table: figure id, what it shows, the study computing it, paper, costs of the study."""
+    """Markdown table: figure id, what it shows, study, paper, costs, recorded paper-scale claims.
+
+    The last column is the recorded paper-scale verdict (claims passing / checked) from
+    ``docs/verdicts.json`` (see :mod:`metagrad.report.verdicts`), "—" where none is recorded.
+    """
+    verdicts = load_verdicts()
     rows = [
-        "| id | what | study (one run) | paper | quick | paper scale |",
-        "|---|---|---|---|---|---|",
+        "| id | what | study (one run) | paper | quick | paper scale | paper-scale claims |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in list_figures():
         st = f.study
@@ -28,7 +34,7 @@ def experiment_table() -> str:
             continue
         rows.append(
             f"| `{f.id}` | {f.title} | `{st.id}` | {st.paper} | {st.cost['quick']} "
-            f"| {st.cost['paper']} |"
+            f"| {st.cost['paper']} | {tally(verdicts.get((f.id, 'paper')))} |"
         )
     return "\n".join(rows)
 

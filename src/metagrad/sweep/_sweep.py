@@ -149,6 +149,7 @@ def finish_study(
     for st, rec in zip(statuses, records):
         st["status"] = "diverged" if rec.status == "diverged" else st["status"]
         st["cause"] = rec.cause
+        st["compute_seconds"] = rec.info.get("seconds")
     finite = [r.result for r in records if r.status == "ok"]
     merged = merge_seeds(finite) if finite else None
     checks = {f.id: (f.claims(config, merged) if merged is not None else []) for f in figures}

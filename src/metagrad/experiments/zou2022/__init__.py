@@ -12,3 +12,5 @@ from metagrad.experiments.zou2022 import linear as linear
 from metagrad.experiments.zou2022 import neural as neural
 from metagrad.experiments.zou2022 import ntk as ntk
 from metagrad.experiments.zou2022 import appendix as appendix
+from metagrad.experiments.zou2022 import comparison as comparison
+from metagrad.experiments.zou2022 import deep as deep

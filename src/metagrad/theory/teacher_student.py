@@ -26,7 +26,15 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from metagrad.theory._ts_finite_p import head_second_moment
-from metagrad.theory._ts_integrals import check_covariance, i2, i3, i4, integrals, j2
+from metagrad.theory._ts_integrals import (
+    check_covariance,
+    i2,
+    i3,
+    i4,
+    i4_entries,
+    integrals,
+    j2,
+)
 
 __all__ = [
     "TSConfig",
@@ -243,6 +251,7 @@ def order_parameter_rhs(
     D: Array | None = None,
     paper_literal: bool = False,
     closure: str = "exact",
+    fused: bool = True,
 ) -> tuple[Array, Array]:
     r"""Right-hand side (dQ/dα, dR/dα) of the corrected ODEs (36)/(D5) and (38)/(D6).
 
@@ -266,14 +275,20 @@ def order_parameter_rhs(
             Σ_nm f_km f_lm I4(k,l,n,m) for G_kl Σ_n I4(k,l,n,n); (D6) noise prefactor 1/(VK²M²);
             linear — (E4) R_kn R_km for R_kn R_lm in the middle Wick term of each η_J² line.
 
+        fused: evaluate the η_J² terms as one weighted sum over the I4 entries they use
+            (default; :func:`_second_order_fused`) instead of contracting the full I4 tensor
+            (``False``: the reference, equal up to float64 round-off; slower). Ignored with
+            ``paper_literal``, which always uses the full tensor.
+
     Returns:
         (dQ (K, K), dR (K, M)).
     """
     K, M = R.shape
+    fused = fused and not paper_literal
     eJ, ew = p["eta_J"], p["eta_w"]
     taylor = closure == "taylor" and p.get("gamma") is not None
     C, t, r = _cov(Q, R, T, p.get("gamma"), D, taylor)
-    I2, I3, I4 = integrals(C, K, activation)
+    I2, I3, I4 = (*_i2_i3(C, K, activation), None) if fused else integrals(C, K, activation)
     f = I2[:K, t]
     G = f @ f.T
     # O(1/P) option (beyond the paper): the O(1) drift is quadratic in w, so ⟨w_i w_k⟩ ∝ G̃ there
@@ -294,7 +309,12 @@ def order_parameter_rhs(
     )
     # literal (38), second line: f_kn I3(l,k,n) and f_in f_kn I3(l,k,i), i.e. the k-row again
     dQ_lk = _literal_38_second_line(f, G, I3, t, K, a1, a2) if lit36 else dQ.T
-    second = _second_order(f, G, I4, t, K, M, eJ, ew, literal=paper_literal, activation=activation)
+    if fused:
+        second = _second_order_fused(C, f, G, t, K, M, eJ, ew, activation)
+    else:
+        second = _second_order(
+            f, G, I4, t, K, M, eJ, ew, literal=paper_literal, activation=activation
+        )
     if taylor:
         second = second + _taylor_wick(C, f, G, t, K, M, eJ, ew, p["gamma"], D, activation)
     dQ = dQ + dQ_lk + p["inv_V"] * second
@@ -338,6 +358,81 @@ def _literal_38_second_line(f, G, I3, t, K, a1, a2):
     )
 
 
+def _i2_i3(C: Array, K: int, activation: str) -> tuple[Array, Array]:
+    """I2 (L, L) and I3 (K, L, L) of one covariance (I4 is formed block by block where used)."""
+    return i2(C, activation=activation), i3(C, k=K, activation=activation)
+
+
+def _fused_tuples(K: int, M: int, tix: np.ndarray):
+    """Static index tuples of the η_J² terms: pairs (k ≤ l), (c, d) with multiplicities, blocks.
+
+    Returns (a, b, pair_of (K, K), c, d, mult, n_tt, n_tx) with c, d indices into C (teacher
+    index n ↦ ``tix[n]``); the (t, t) and (x, x) blocks keep c ≤ d (weight ×2 off the diagonal).
+    """
+    a, b = np.triu_indices(K)
+    pair_of = np.zeros((K, K), int)
+    pair_of[a, b] = pair_of[b, a] = np.arange(a.size)
+    tn, tm = np.triu_indices(M)
+    xn, xj = np.repeat(np.arange(M), K), np.tile(np.arange(K), M)
+    xi, xk = np.triu_indices(K)
+    c = np.concatenate([tix[tn], tix[xn], xi])
+    d = np.concatenate([tix[tm], xj, xk])
+    mult = np.concatenate(
+        [np.where(tn < tm, 2.0, 1.0), np.ones(xn.size), np.where(xi < xk, 2.0, 1.0)]
+    )
+    return a, b, pair_of, c, d, mult, tn.size, xn.size
+
+
+def _second_order_fused(C, f, G, t, K, M, eJ, ew, activation):
+    """:func:`_second_order` (not literal) as one weighted sum over the I4 entries it uses.
+
+    second[k, l] = Σ_cd W[k, l, c, d] I4[k, l, c, d], the weights W collecting the three Wick
+    terms of each line of (38)/(D6): (t, t) b1 (G_kl δ_nm + f_kn f_lm + f_km f_ln); (t, x)
+    −b2 (G_kl f_jn + f_kn G_jl + f_ln G_jk); (x, x) b3 (G_kl G_ij + G_ik G_jl + G_il G_jk).
+    W and I4 are symmetric in (k, l), and W in (c, d) within the (t, t) and (x, x) blocks, so
+    only k ≤ l and c ≤ d there are evaluated (3510 of the 11664 entries of I4 at K = 9, M = 3);
+    the (x, t) block is not used. Equal to :func:`_second_order` up to float64 round-off
+    (summation order); faster (docs/benchmarks/teacher_student.md).
+    """
+    tix = np.arange(C.shape[0])[t]  # positions of the teacher fields in C
+    a, b, pair_of, c, d, mult, n_tt, n_tx = _fused_tuples(K, M, tix)
+    A, B = a[:, None], b[:, None]
+    cc, dd = c[None, :], d[None, :]
+    b1 = eJ**2 * ew**2 / (K**2 * M**2)
+    b2 = 2 * eJ**2 * ew**3 / (K**3 * M**2)
+    b3 = eJ**2 * ew**4 / (K**4 * M**2)
+    Gab = G[a, b][:, None]
+    # (t, t): teacher fields n, m
+    pos = np.zeros(C.shape[0], int)
+    pos[tix] = np.arange(M)  # C index of a teacher field -> its column in f
+    n, m = pos[cc[:, :n_tt]], pos[dd[:, :n_tt]]
+    w_tt = b1 * (Gab * (n == m) + f[A, n] * f[B, m] + f[A, m] * f[B, n])
+    # (t, x): teacher field n, student field j
+    n, j = pos[cc[:, n_tt : n_tt + n_tx]], dd[:, n_tt : n_tt + n_tx]
+    w_tx = -b2 * (Gab * f[j, n] + f[A, n] * G[j, B] + f[B, n] * G[j, A])
+    # (x, x): i = c, j = d
+    i, j = cc[:, n_tt + n_tx :], dd[:, n_tt + n_tx :]
+    w_xx = b3 * (Gab * G[i, j] + G[i, A] * G[j, B] + G[i, B] * G[j, A])
+    w = jnp.concatenate([w_tt, w_tx, w_xx], axis=1) * mult[None, :]
+    if activation == "linear":
+        I4 = jnp.broadcast_to(C[c, d][None, :], w.shape)
+    else:
+        dg = 1.0 + jnp.diagonal(C)
+        I4 = i4_entries(
+            dg[A],
+            dg[B],
+            dg[cc],
+            dg[dd],
+            C[A, B],
+            C[A, cc],
+            C[A, dd],
+            C[B, cc],
+            C[B, dd],
+            C[c, d][None, :],
+        )
+    return jnp.sum(w * I4, axis=1)[pair_of]
+
+
 def _second_order(f, G, I4, t, K, M, eJ, ew, *, literal=False, activation="erf"):
     """The η_J² (1/V) terms of (38)/(D6), times V (``literal``: as printed in (38) or (E4))."""
     Itt, Itx, Ixx = I4[:, :, t, t], I4[:, :, t, :K], I4[:, :, :K, :K]
@@ -362,13 +457,38 @@ def _second_order(f, G, I4, t, K, M, eJ, ew, *, literal=False, activation="erf")
 
 @functools.partial(
     jax.jit,
-    static_argnames=("n_rec", "every", "activation", "use_gamma", "paper_literal", "closure"),
+    static_argnames=(
+        "n_rec",
+        "every",
+        "activation",
+        "use_gamma",
+        "paper_literal",
+        "closure",
+        "fused",
+        "stop_level",
+    ),
 )
 def _solve(
-    p, T, D, Q0, R0, *, n_rec, every, activation, use_gamma, paper_literal=False, closure="exact"
+    p,
+    T,
+    D,
+    Q0,
+    R0,
+    *,
+    n_rec,
+    every,
+    activation,
+    use_gamma,
+    paper_literal=False,
+    closure="exact",
+    fused=True,
+    stop_level=None,
 ):
     p = dict(p) if use_gamma else {k: v for k, v in p.items() if k != "gamma"}
     h = p["d_alpha"]
+    g = p.get("gamma")
+    tay = g is not None and closure == "taylor"
+    iP = p.get("inv_P")
 
     def F(y):
         return order_parameter_rhs(
@@ -380,7 +500,11 @@ def _solve(
             D=D,
             paper_literal=paper_literal,
             closure=closure,
+            fused=fused,
         )
+
+    def eps_of(q, r):
+        return _eps(q, r, T, p["eta_w"], g, D, activation, tay, iP, p["noise"])
 
     def step(y, _):
         k1 = F(y)
@@ -390,19 +514,36 @@ def _solve(
         inc = jax.tree.map(lambda a, b, c, d: (a + 2 * b + 2 * c + d) * h / 6, k1, k2, k3, k4)
         return jax.tree.map(jnp.add, y, inc), None
 
-    def record(y, _):
-        y, _ = jax.lax.scan(step, y, None, length=every)
-        return y, y
+    def segment(y):
+        return jax.lax.scan(step, y, None, length=every)[0]
 
-    _, (Qs, Rs) = jax.lax.scan(record, (Q0, R0), None, length=n_rec)
-    Qs = jnp.concatenate([Q0[None], Qs])
-    Rs = jnp.concatenate([R0[None], Rs])
-    g = p.get("gamma")
-    tay = g is not None and closure == "taylor"
-    iP = p.get("inv_P")
-    eps = jax.vmap(lambda q, r: _eps(q, r, T, p["eta_w"], g, D, activation, tay, iP, p["noise"]))(
-        Qs, Rs
-    )
+    if stop_level is None:
+
+        def record(y, _):
+            y = segment(y)
+            return y, y
+
+        _, (Qs, Rs) = jax.lax.scan(record, (Q0, R0), None, length=n_rec)
+        Qs = jnp.concatenate([Q0[None], Qs])
+        Rs = jnp.concatenate([R0[None], Rs])
+    else:  # records after the stop stay NaN (see integrate_batch)
+
+        def finished(e):
+            return (e <= stop_level) | ~jnp.isfinite(e)
+
+        def cond(c):
+            return (c[0] < n_rec) & ~c[4]
+
+        def body(c):
+            i, y, Qb, Rb, _ = c
+            y = segment(y)
+            return i + 1, y, Qb.at[i + 1].set(y[0]), Rb.at[i + 1].set(y[1]), finished(eps_of(*y))
+
+        Qb = jnp.full((n_rec + 1, *Q0.shape), jnp.nan, Q0.dtype).at[0].set(Q0)
+        Rb = jnp.full((n_rec + 1, *R0.shape), jnp.nan, R0.dtype).at[0].set(R0)
+        init = (0, (Q0, R0), Qb, Rb, finished(eps_of(Q0, R0)))
+        _, _, Qs, Rs, _ = jax.lax.while_loop(cond, body, init)
+    eps = jax.vmap(eps_of)(Qs, Rs)
     rho = Rs / jnp.sqrt(jnp.diagonal(Qs, axis1=1, axis2=2)[:, :, None] * jnp.diag(T)[None, None])
     return Qs, Rs, eps, rho
 
@@ -450,6 +591,7 @@ def integrate_batch(
     eta_w: ArrayLike | None = None,
     eta_J: ArrayLike | None = None,
     gamma: ArrayLike | None = None,
+    stop_level: float | None = None,
 ) -> Trajectory:
     """Integrate a batch of configs that differ in η_w, η_J and/or γ, in one vmapped call.
 
@@ -457,10 +599,18 @@ def integrate_batch(
         config: the shared :class:`TSConfig`.
         eta_w, eta_J, gamma: arrays broadcast to one common shape (B,) overriding the config;
             all None gives an unbatched solve. ``gamma`` requires ``config.gamma`` to be set.
+        stop_level: None (default) integrates every member to ``alpha_max``. A level ε* > 0
+            stops each member at its first record with ε ≤ ε* or a non-finite ε (checked every
+            ``record_every`` steps), and the batch once every member has stopped or reached
+            ``alpha_max``: the records after a member's stop are NaN. The records up to the stop
+            are those of the full solve, so :func:`first_crossing` at ε* is unchanged; whatever
+            happens after the crossing (e.g. a later divergence) is not computed.
 
     Returns:
         :class:`Trajectory` whose fields have a leading axis B (none if unbatched).
     """
+    if stop_level is not None and not stop_level > 0:
+        raise ValueError(f"stop_level={stop_level} must be > 0 (or None).")
     if gamma is not None and config.gamma is None:
         raise ValueError("gamma: set config.gamma (e.g. 1.0) to enable the App. C closure.")
     T, D, Q0, R0 = config.matrices()
@@ -469,6 +619,7 @@ def integrate_batch(
     kw["use_gamma"] = config.gamma is not None
     kw["paper_literal"] = config.paper_literal
     kw["closure"] = config.closure
+    kw["stop_level"] = None if stop_level is None else float(stop_level)
     over = {"eta_w": eta_w, "eta_J": eta_J, "gamma": gamma}
     given = {k: np.asarray(v, float) for k, v in over.items() if v is not None}
     if not given:

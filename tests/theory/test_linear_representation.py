@@ -137,3 +137,73 @@ def test_one_step_excess_risk_matches_simulation(getkey):
     err = np.asarray(jnp.sum((w_test @ B.T - t.theta_star) ** 2, axis=1))
     th = lr.one_step_excess_risk(Sigma_star=SIGMA, m_in=M_IN, sigma2=SIGMA2, m_test=m_test)
     assert abs(err.mean() - th) <= 5 * err.std() / np.sqrt(n)
+
+
+# -- Proposition 1: high-probability bound on the 1-GD error ----------------------------------
+K6, D6, KP6 = 6, 14, 10
+SIGMA6 = jnp.diag(jnp.arange(1.0, K6 + 1)) / 3.5  # mean eigenvalue 1, as Σ⋆ ∝ diag(1..k) in Sec. 5
+
+
+def _one_step_errors(key, *, m_in, sigma2, m_test, n, alpha=0.3):
+    """‖B̂w_test − B⋆w⋆‖ and ‖w⋆‖ on n sampled test tasks, at a random point satisfying (9).
+
+    B̂ = B⋆Λ⋆^{1/2}[I_k 0]Oᵀ (O a random orthogonal k'×k'), ŵ ≠ 0 in the null space of B̂, and
+    w_test from the full gradient of the test loss (Eq. 11 before its simplification).
+    """
+    # NumPy draws seeded from the test's key: no XLA compilation of samplers and factorisations
+    rng = np.random.default_rng(np.asarray(jr.key_data(key)).tolist())
+    Bs = np.linalg.qr(rng.standard_normal((D6, K6)))[0]
+    Lam = np.asarray(lr.lambda_star(alpha=alpha, m_in=m_in, Sigma_star=SIGMA6, sigma2=sigma2))
+    e, V = np.linalg.eigh(Lam)
+    rot = np.linalg.qr(rng.standard_normal((KP6, KP6)))[0]
+    B = Bs @ V @ np.diag(np.sqrt(e)) @ V.T @ np.eye(K6, KP6) @ rot.T
+    w = rot[:, K6:] @ rng.standard_normal(KP6 - K6)
+    w_star = rng.standard_normal((n, K6)) * np.sqrt(np.diag(np.asarray(SIGMA6)))
+    X = rng.standard_normal((n, m_test, D6))
+    y = np.einsum("nmd,nd->nm", X, w_star @ Bs.T) + np.sqrt(sigma2) * rng.standard_normal(
+        (n, m_test)
+    )
+    r = np.einsum("nmd,d->nm", X, B @ w) - y
+    w_test = w - alpha * np.einsum("nmd,nm->nd", X, r) @ B / m_test
+    return np.linalg.norm(w_test @ B.T - w_star @ Bs.T, axis=1), np.linalg.norm(w_star, axis=1)
+
+
+# regime -> (m_in, sigma2, m_test, n, the term that dominates the error there)
+_REGIMES = {
+    "noise": (np.inf, 2500.0, 12, 2000, "noise"),
+    "variance": (np.inf, 0.0, 12, 2000, "variance"),
+    "bias": (3, 0.0, 600, 200, "bias"),
+}
+
+
+@pytest.mark.parametrize("regime", sorted(_REGIMES))
+def test_one_step_error_bound_holds_on_sampled_test_tasks(getkey, regime):
+    """Violations ≤ 3e^{−k/2} (+4 binomial SE); without the regime's dominant term: far more."""
+    m_in, s2, m_test, n, term = _REGIMES[regime]
+    err, wn = _one_step_errors(getkey(), m_in=m_in, sigma2=s2, m_test=m_test, n=n)
+    b = lr.one_step_error_bound(
+        Sigma_star=SIGMA6, m_in=m_in, sigma2=s2, m_test=m_test, w_star_norm=wn
+    )
+    p = 1.0 - float(b["probability"])
+    assert p == pytest.approx(3 * np.exp(-K6 / 2))
+    limit = p + 4 * np.sqrt(p * (1 - p) / n)
+    assert np.mean(err > np.asarray(b["total"])) <= limit
+    # power: the bound without its dominant term is violated on most tasks
+    assert np.mean(err > np.asarray(b["total"] - b[term])) > limit
+
+
+def test_one_step_error_bound_terms_and_validation():
+    kw = dict(Sigma_star=SIGMA6, sigma2=2.0, w_star_norm=1.5)
+    b = lr.one_step_error_bound(m_in=4, m_test=np.array([6.0, 24.0, 96.0]), **kw)
+    # the k-dimensional terms scale as √(k/m_test) for large m_test; the bias does not depend on it
+    assert np.all(np.diff(np.asarray(b["noise"])) < 0) and np.ptp(np.asarray(b["bias"])) == 0
+    lam2 = float(jnp.trace(SIGMA6)) + 2.0
+    assert float(b["bias"][0]) == pytest.approx((1 + lam2 / (1 / 3.5)) / 4 * 1.5, rel=1e-12)
+    # the printed bias term bounds the exact bias ‖(I − αΛ⋆)w⋆‖ ≤ ‖I − αΛ⋆‖‖w⋆‖
+    M = lr.lambda_star(alpha=1.0, m_in=4, Sigma_star=SIGMA6, sigma2=2.0)
+    assert float(b["bias"][0]) >= np.linalg.norm(np.eye(K6) - M, 2) * 1.5
+    assert float(lr.one_step_error_bound(m_in=np.inf, m_test=6, **kw)["bias"]) == 0.0
+    with pytest.raises(ValueError, match="m_test"):
+        lr.one_step_error_bound(m_in=4, m_test=5, **kw)
+    with pytest.raises(ValueError, match="w_star_norm"):
+        lr.one_step_error_bound(Sigma_star=SIGMA6, m_in=4, sigma2=2.0, m_test=6, w_star_norm=-1.0)

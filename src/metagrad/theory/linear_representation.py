@@ -24,6 +24,7 @@ __all__ = [
     "fo_anil_step",
     "head_second_moment",
     "lambda_star",
+    "one_step_error_bound",
     "one_step_excess_risk",
     "representation_diagnostics",
 ]
@@ -231,6 +232,67 @@ def one_step_excess_risk(
     bias = jnp.trace(S @ (eye - M) @ (eye - M))
     var = jnp.trace(S @ M @ M) + lam2 * jnp.trace(M @ M)
     return bias + var / m_test
+
+
+def one_step_error_bound(
+    *,
+    Sigma_star: Float[ArrayLike, "k k"],
+    m_in: float,
+    sigma2: float,
+    m_test: ArrayLike,
+    w_star_norm: ArrayLike,
+) -> dict[str, Array]:
+    r"""High-probability bound on the 1-GD error ‖B̂w_test − B⋆w⋆‖₂ on a new task at the limit (9).
+
+    Proposition 1 states, for m_test ≥ k and with probability at least 1 − 4e^{−k/2},
+    ‖B̂w_test − B⋆w⋆‖ = O((1 + λ²/λ_min(Σ⋆))/m_in ‖w⋆‖ + ‖w⋆‖√(k/m_test) + σ√(k/m_test)).
+    This function gives the three terms with explicit constants (our derivation, docs/yuksel2024.md),
+    with M = αΛ⋆, r = √(k/m_test), λ² = Tr Σ⋆ + σ²:
+
+    .. math:: \underbrace{\frac{1 + λ^2/λ_{min}(Σ⋆)}{m_{in}}‖w⋆‖}_{\text{bias}}
+              + \underbrace{4‖M‖(1 + r)\, r\, ‖w⋆‖}_{\text{variance}}
+              + \underbrace{2‖M‖(1 + 2r)\, σ r}_{\text{noise}},
+
+    valid with probability at least 1 − 3e^{−k/2} over X (i.i.d. N(0, 1) entries) and z ~ N(0, σ²I),
+    for fixed w⋆. ‖M‖ ≤ 1, so for m_test ≥ k the constants are at most 8 and 6.
+
+    Implements Yüksel 2024, Proposition 1 (with Eqs. (9)-(11)), for Gaussian label noise.
+
+    Args:
+        Sigma_star: covariance of w⋆, symmetric positive definite, shape (k, k).
+        m_in: inner samples of training, in (0, inf] (``inf``: the bias term is 0).
+        sigma2: label-noise variance σ² of the training and test tasks, >= 0.
+        m_test: test-task samples, >= k; any shape (broadcast with ``w_star_norm``).
+        w_star_norm: ‖w⋆‖ of the test task, >= 0; any shape.
+
+    Returns:
+        Dict of arrays of the broadcast shape: ``bias``, ``variance``, ``noise`` and ``total``
+        (their sum), and the scalar ``probability`` 1 − 3e^{−k/2} (a lower bound, possibly ≤ 0).
+    """
+    S = jnp.asarray(Sigma_star, jnp.float64)
+    k = S.shape[0]
+    m_test = jnp.asarray(m_test, jnp.float64)
+    w_norm = jnp.asarray(w_star_norm, jnp.float64)
+    if jnp.any(m_test < k):
+        raise ValueError(f"m_test={m_test} is out of range: expected >= k={k} (Proposition 1).")
+    if jnp.any(w_norm < 0):
+        raise ValueError(f"w_star_norm={w_star_norm} is out of range: expected >= 0.")
+    M = lambda_star(alpha=1.0, m_in=m_in, Sigma_star=S, sigma2=sigma2)
+    s = jnp.linalg.eigvalsh(S)
+    m_norm = jnp.linalg.eigvalsh(0.5 * (M + M.T))[-1]  # M is symmetric: it commutes with Σ⋆
+    r = jnp.sqrt(k / m_test)
+    bias = (1.0 + (jnp.sum(s) + sigma2) / s[0]) * _inv_n(m_in) * w_norm
+    variance = 4.0 * m_norm * (1.0 + r) * r * w_norm
+    noise = 2.0 * m_norm * (1.0 + 2.0 * r) * math.sqrt(float(sigma2)) * r
+    bias, variance, noise = jnp.broadcast_arrays(bias, variance, noise)
+    total = bias + variance + noise
+    return {
+        "bias": bias,
+        "variance": variance,
+        "noise": noise,
+        "total": total,
+        "probability": jnp.asarray(1.0 - 3.0 * math.exp(-k / 2.0)),
+    }
 
 
 def representation_diagnostics(

@@ -3,8 +3,9 @@
 Loss convention: plain MSE (the paper's), inner step w' = w − (2α/K)Φᵀ(Φw − y). Which "true α*"
 each figure uses is stated in its result's docstring and in docs/zou2022.md.
 
-Submodules: `linear` (Figs 1, 5, 8, closed form), `appendix` (Figs 6, 7), `estimates` (Figs 4, 9, 11), `neural`
-(Table 2, sinusoid with frozen MLP features) and `ntk` (Fig. 2 and the NTK panel Fig. 4b).
+Submodules: `linear` (Figs 1, 5, 8, closed form), `appendix` (Figs 6, 7), `estimates` (Figs 4, 9,
+11), `comparison` (Fig. 11 row 2), `neural` (Table 2, sinusoid with frozen MLP features), `ntk`
+(Fig. 2 and the NTK panel Fig. 4b) and `deep` (Figs 10 and 12, meta-trained networks).
 """
 
 from metagrad.experiments.zou2022 import estimates as estimates

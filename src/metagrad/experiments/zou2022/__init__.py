@@ -8,10 +8,10 @@ Submodules: `linear` (Figs 1, 5, 8, closed form), `appendix` (Figs 6, 7), `estim
 (Fig. 2 and the NTK panel Fig. 4b) and `deep` (Figs 10 and 12, meta-trained networks).
 """
 
+from metagrad.experiments.zou2022 import appendix as appendix
+from metagrad.experiments.zou2022 import comparison as comparison
+from metagrad.experiments.zou2022 import deep as deep
 from metagrad.experiments.zou2022 import estimates as estimates
 from metagrad.experiments.zou2022 import linear as linear
 from metagrad.experiments.zou2022 import neural as neural
 from metagrad.experiments.zou2022 import ntk as ntk
-from metagrad.experiments.zou2022 import appendix as appendix
-from metagrad.experiments.zou2022 import comparison as comparison
-from metagrad.experiments.zou2022 import deep as deep

@@ -10,8 +10,10 @@ on the paper's 20×20 grid for every K (a short horizon, extrapolated linearly i
 
 Run: python benchmarks/bench_teacher_student.py [K ...]   (default K = 3 6 9)
      python benchmarks/bench_teacher_student.py --paper-estimate
+     python benchmarks/bench_teacher_student.py --fused [K ...]   (fused vs full-I4 η_J² terms)
 """
 
+import functools
 import os
 import platform
 import sys
@@ -155,10 +157,49 @@ def paper_estimate(n_steps: int = 25) -> None:
     print(f"total (α = 450) at dα=0.2: {total / 60:.0f} min; at dα=0.02: {10 * total / 3600:.1f} h")
 
 
+def _solve_args(args, kw, fused, p):
+    return ts._solve(p, *args, fused=fused, **kw)
+
+
+def fused_vs_full(Ks, n_steps: int = 10, repeat: int = 3) -> None:
+    """Per-RK4-step cost of the paper's 20×20 batch, fused vs full-I4 η_J² terms, side by side.
+
+    Same compiled solver (``ts._solve``) with ``fused=True`` (default) and ``fused=False``; the
+    final states are asserted equal to 1e-10 relative before timing; compilation excluded, min of
+    ``repeat`` alternated runs.
+    """
+    w, j = (a.ravel() for a in np.meshgrid(np.arange(1.0, 21), 0.5 * np.arange(1, 21)))
+    print("| K | full I4, s per step | fused, s per step | full/fused |")
+    print("|---|---|---|---|")
+    for K in Ks:
+        cfg = ts.TSConfig(K=K, alpha_max=n_steps * 0.2, d_alpha=0.2, record_every=n_steps)
+        T, D, Q0, R0 = cfg.matrices()
+        p = ts._params(cfg, eta_w=w, eta_J=j)
+        p = {k: (jnp.asarray(v) if k in ("eta_w", "eta_J") else v) for k, v in p.items()}
+        axes = {k: (0 if k in ("eta_w", "eta_J") else None) for k in p}
+        kw = dict(n_rec=1, every=n_steps, activation="erf", use_gamma=False)
+        fns = {
+            f: jax.jit(jax.vmap(functools.partial(_solve_args, (T, D, Q0, R0), kw, f), (axes,)))
+            for f in (False, True)
+        }
+        out = {f: jax.block_until_ready(fn(p)) for f, fn in fns.items()}  # compile
+        a, b = np.asarray(out[False][0][:, -1]), np.asarray(out[True][0][:, -1])
+        assert np.max(np.abs(a - b)) <= 1e-10 * np.max(np.abs(a)), "fused differs from full I4"
+        best = {False: np.inf, True: np.inf}
+        for _ in range(repeat):
+            for f, fn in fns.items():
+                t0 = time.perf_counter()
+                jax.block_until_ready(fn(p))
+                best[f] = min(best[f], (time.perf_counter() - t0) / n_steps)
+        print(f"| {K} | {best[False]:.3f} | {best[True]:.3f} | {best[False] / best[True]:.2f}x |")
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args == ["--paper-estimate"]:
         paper_estimate()
+    elif args[:1] == ["--fused"]:
+        fused_vs_full([int(a) for a in args[1:]] or (3, 6, 9))
     else:
         compare([int(a) for a in args] or (3, 6, 9))
     print(

@@ -4,6 +4,9 @@ All runs share one ``lax.scan`` over tasks with the runs on a batch axis (``vmap
 drawn on the fly, task by task, and never stored: memory is O(n_runs (P+V) N), independent of α_max.
 The inputs and the fields are computed in float32 (random-number generation dominates the cost;
 float32 halves it); J is accumulated in float64, and Q, R are measured from float64 J and B.
+The inputs are drawn with threefry keys (one per run and task), the rest with the caller's key:
+on this CPU XLA's RngBitGenerator (``rbg``) produced float32 normals 2-4x slower than threefry
+(docs/benchmarks/ts_sim.md), and the inputs are nearly all of the work.
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ def direct_runs(config: SimConfig, B: Array, J0: Array, key: Array):
 
     def block(J, k):
         kt, ks, ke = jr.split(k, 3)
-        keys = jr.split(kt, (c.record_every, n_runs))
+        keys = jr.wrap_key_data(
+            jr.bits(kt, (c.record_every, n_runs, 2), jnp.uint32), impl="threefry2x32"
+        )
         small = jr.normal(ks, (c.record_every, n_runs, c.M + c.P + c.V))
         J, losses = jax.lax.scan(lambda Jc, r: task(Jc, r, B, Ld), J, (keys, small))
         Q, R, eps = jax.vmap(measure)(J, B, jr.split(ke, n_runs))

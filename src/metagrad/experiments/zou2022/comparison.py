@@ -97,7 +97,7 @@ fig11row2_study = Study(
     paper=PAPER,
     config=Fig11Row2Config,
     presets={"quick": {"n_rep": 10, "n_test": 300, "n_alpha": 19}, "paper": {}},
-    cost={"quick": "~20 s", "paper": "~10 min"},
+    cost={"quick": "~20 s", "paper": "~26 min"},
 )
 
 

@@ -107,7 +107,7 @@ fig6_study = Study(
     paper=PAPER,
     config=Fig6Config,
     presets={"quick": {"n_mc": 200_000}, "paper": {}},
-    cost={"quick": "<1 s", "paper": "~1 s"},
+    cost={"quick": "<1 s", "paper": "~2 s"},
 )
 
 

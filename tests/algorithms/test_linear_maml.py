@@ -111,6 +111,7 @@ def test_theorem1_vs_monte_carlo(getkey):
     _assert_close(mc, se, th, 0.03)
 
 
+@pytest.mark.slow  # ~22 s CPU; Theorem 1 stays in the fast suite
 def test_theorem2_vs_monte_carlo(getkey):
     kw = dict(p=20, n_t=10, n_v=20, m=20, n_r=10, sigma=0.3, nu=0.4)
     at, ar = jnp.array([-0.2, 0.0, 0.2]), jnp.array([0.0, 0.2])
@@ -119,6 +120,7 @@ def test_theorem2_vs_monte_carlo(getkey):
     _assert_close(mc, se, th, 0.03)
 
 
+@pytest.mark.slow  # ~22 s CPU; Theorem 1 stays in the fast suite
 def test_theorem3_vs_monte_carlo(getkey):
     p, nu = 60, 0.5
     G, Gw = jr.normal(getkey(), (p, p)), jr.normal(getkey(), (p, p))
@@ -142,7 +144,15 @@ def test_theorem3_vs_monte_carlo(getkey):
     _assert_close(mc, se, th, 0.05)
 
 
-@pytest.mark.parametrize("p,n_v,m", [(60, 2, 3), (40, 3, 4), (8, 10, 5), (5, 20, 4)])
+@pytest.mark.parametrize(
+    "p,n_v,m",
+    [
+        (60, 2, 3),
+        pytest.param(40, 3, 4, marks=pytest.mark.slow),
+        (8, 10, 5),
+        pytest.param(5, 20, 4, marks=pytest.mark.slow),
+    ],
+)
 def test_gram_path_matches_qr(p, n_v, m, getkey):
     """Gram (normal-equation) solver equals the QR/SVD solver to κ(B)²·eps-scaled round-off."""
     data = sample_meta_train(

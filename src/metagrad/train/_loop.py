@@ -36,7 +36,6 @@ __all__ = ["TrainResult", "evaluate_trained", "train"]
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
-_DEVICE_BYTES = 256 * 2**20  # datasets below this are kept on the device for sampling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,6 +244,8 @@ def train(
     book = {"epoch": 0, "best_epoch": -1, "best_val_acc": -1.0, "bad_epochs": 0, "history": [],
             "train_seconds": 0.0, "val_seconds": 0.0, "wall_seconds": 0.0}
     run_dir = None if run_dir is None else Path(run_dir)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
     expected = _header(config, key, dataset, {})
     resumed_from = 0
     if run_dir is not None and (run_dir / CHECKPOINT).exists():
@@ -253,8 +254,7 @@ def train(
         book = {k: header[k] for k in book}
         resumed_from = book["epoch"]
         _rewrite_log(run_dir / METRICS, resumed_from)
-    sampler = EpisodeSampler(train_ds, config.n_way, config.n_shot, config.n_query,
-                             device=train_ds.images.nbytes <= _DEVICE_BYTES)
+    sampler = EpisodeSampler(train_ds, config.n_way, config.n_shot, config.n_query)
     wall0 = book["wall_seconds"]
     with _progress(progress) as bar:
         task = bar.add_task(config.method, total=config.max_epochs * config.steps_per_epoch,

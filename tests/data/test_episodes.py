@@ -67,6 +67,17 @@ def test_device_gather_equals_memmap_gather(train, getkey):
         np.testing.assert_array_equal(u, v)
 
 
+def test_uint8_episodes_are_the_stored_bytes(train, getkey):
+    key = getkey()
+    f = EpisodeSampler(train, 3, 2, 2).sample(key, 4)
+    u = EpisodeSampler(train, 3, 2, 2, dtype=jnp.uint8).sample(key, 4)
+    assert u.x_support.dtype == jnp.uint8 and u.x_query.shape == f.x_query.shape
+    np.testing.assert_array_equal(u.x_query, np.rint(np.asarray(f.x_query) * 255))
+    np.testing.assert_array_equal(u.y_support, f.y_support)
+    with pytest.raises(ValueError, match="dtype=.*int32.*float dtype or uint8"):
+        EpisodeSampler(train, 3, 2, 2, dtype=jnp.int32)
+
+
 def test_classes_and_images_drawn_uniformly(getkey):
     # 6 classes of 10 images; 3-way 2-shot 1-query; P(class) = 1/2, P(image | class) = 3/10
     per = [np.full((10, 1, 2, 2), j, np.uint8) for j in range(6)]
@@ -90,7 +101,7 @@ def test_bad_episode_shapes_are_named(train):
         EpisodeSampler(train, 2, 100, 100)
     with pytest.raises(ValueError, match="n_shot=0"):
         EpisodeSampler(train, 2, 0, 1)
-    with pytest.raises(ValueError, match="n_tasks=0"):
+    with pytest.raises(ValueError, match="n_tasks=0 must be an integer"):
         EpisodeSampler(train, 2, 1, 1).indices(jr.PRNGKey(0), 0)
 
 

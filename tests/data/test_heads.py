@@ -66,6 +66,18 @@ def test_logistic_matches_sklearn_on_glyph_pixels(glyph_small, getkey):
         np.testing.assert_array_equal(np.argmax(logits[i], 1), ref.argmax(1))
 
 
+def test_logistic_rank_deficient_support_matches_sklearn(getkey):
+    # repeated support points: the kernel X X' is singular (rank 5 of 10); the null directions
+    # are dropped and the optimum is still scikit-learn's
+    xs, ys, xq = _tasks(getkey(), 6, 5, 2, 40)
+    xs = xs.at[:, 1::2].set(xs[:, 0::2])  # each class's second shot repeats its first
+    xs = xs.at[:, 9].set(xs[:, 0] + xs[:, 2])  # and one point is a sum of two others
+    logits = predict_batch(LogisticHead(C=3.0), xs, ys, xq, n_way=5)
+    for i in range(6):
+        ref = _sklearn_proba(xs[i], ys[i], xq[i], 3.0)
+        np.testing.assert_allclose(jax.nn.softmax(logits[i]), ref, atol=1e-6)
+
+
 def test_logistic_float32_predictions(getkey):
     xs, ys, xq = _tasks(getkey(), 4, 5, 5, 30)
     l64 = predict_batch(LogisticHead(), xs, ys, xq, n_way=5)
@@ -111,6 +123,8 @@ def test_vmap_equals_loop(getkey):
 def test_bad_head_options():
     with pytest.raises(ValueError, match="C=0"):
         LogisticHead(C=0)
+    with pytest.raises(ValueError, match="tol=0"):
+        LogisticHead(tol=0)
     with pytest.raises(ValueError, match="lam=-1"):
         RidgeHead(lam=-1)
     with pytest.raises(ValueError, match="steps=0"):

@@ -110,3 +110,15 @@ def test_empty_class_is_named(folder_root, tmp_path):
     (folder_root / "train" / "empty").mkdir()
     with pytest.raises(ValueError, match="train/empty is empty"):
         prepare("folder", folder_root, data=tmp_path / "cache")
+
+
+def test_malformed_pickles_name_the_file_and_keys(cifar_root, tmp_path):
+    import pickle
+
+    with open(cifar_root / "CIFAR_FS_val.pickle", "wb") as f:
+        pickle.dump({"images": np.zeros((2, 8, 8, 3), np.uint8)}, f)
+    with pytest.raises(ValueError, match=r"CIFAR_FS_val\.pickle has keys \['images'\].*data"):
+        prepare("cifar-fs", cifar_root, data=tmp_path / "cache")
+    (cifar_root / "CIFAR_FS_val.pickle").write_bytes(b"not a pickle at all")
+    with pytest.raises(ValueError, match=r"CIFAR_FS_val\.pickle: not a readable pickle"):
+        prepare("cifar-fs", cifar_root, data=tmp_path / "cache")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,16 @@ def _fail(message: str) -> None:
 @data_app.command("list")
 def list_cmd(data: DataOpt = None) -> None:
     """Known datasets, where they are looked for and whether they are ready."""
-    _console.print(f"dataset cache: {data_dir(data)}")
+    source = (
+        "--data"
+        if data is not None
+        else (
+            "$METAGRAD_DATA"
+            if os.environ.get("METAGRAD_DATA")
+            else "default; set $METAGRAD_DATA or --data"
+        )
+    )
+    _console.print(f"dataset cache: {data_dir(data)} ({source})", highlight=False)
     table = Table()
     for col in ("name", "description", "status", "layouts accepted by prepare"):
         table.add_column(col)

@@ -88,14 +88,21 @@ class EpisodeSampler:
     """Draws batches of N-way K-shot episodes from one split.
 
     Labels are remapped to 0..N-1 in the order of `Task.classes` (the split's class indices,
-    which MTL's global head uses). Images come out as floats in [0, 1], `[.., c, h, w]`;
-    support rows are class-major (`y_support = repeat(arange(N), K)`), likewise the query.
+    which MTL's global head uses). Images come out as `dtype` `[.., c, h, w]`: floats in [0, 1]
+    (default float32), or, with ``dtype=jnp.uint8``, the stored bytes unchanged (for a consumer
+    that converts inside its own jitted step). Support rows are class-major
+    (`y_support = repeat(arange(N), K)`), likewise the query.
+
+    One `sample` call is one compiled JAX call for the row numbers of all episodes
+    (`episode_indices` vmapped over keys), one NumPy fancy index into the (memory-mapped) uint8
+    array, one uint8 host-to-device copy, and one compiled call that converts and splits
+    support from query on the device.
 
     Args:
         dataset: a `ClassDataset` (usually `ds.split("train")`).
         n_way: N, in [2, n_classes]. n_shot: K >= 1. n_query: Q >= 1 per class.
         device: keep a device copy of the images and gather inside JAX (small datasets only).
-        dtype: float dtype of the images.
+        dtype: a float dtype (images scaled to [0, 1]) or ``jnp.uint8`` (raw bytes).
     """
 
     dataset: ClassDataset
@@ -109,6 +116,9 @@ class EpisodeSampler:
         check_episode_shape(
             self.dataset, n_way=self.n_way, n_shot=self.n_shot, n_query=self.n_query
         )
+        dt = np.dtype(self.dtype)
+        if dt != np.uint8 and not np.issubdtype(dt, np.floating):
+            raise ValueError(f"dtype={self.dtype!r} must be a float dtype or uint8")
         ds = self.dataset
         object.__setattr__(self, "_counts", jnp.asarray(ds.counts, jnp.int32))
         object.__setattr__(self, "_offsets", jnp.asarray(ds.offsets, jnp.int32))
@@ -117,34 +127,51 @@ class EpisodeSampler:
     def indices(
         self, key: PRNGKeyArray, n_tasks: int
     ) -> tuple[Int[Array, "tasks n_way kq"], Int[Array, "tasks n_way"]]:
-        """Rows `[n_tasks, N, K+Q]` and classes `[n_tasks, N]` of `n_tasks` episodes."""
-        if n_tasks < 1:
-            raise ValueError(f"n_tasks={n_tasks} must be >= 1")
-        f = partial(
-            episode_indices,
-            counts=self._counts,
-            offsets=self._offsets,
+        """Rows `[n_tasks, N, K+Q]` and classes `[n_tasks, N]` of `n_tasks` episodes.
+
+        Episode i is `episode_indices(key=jr.split(key, n_tasks)[i], ...)`.
+        """
+        if not isinstance(n_tasks, (int, np.integer)) or n_tasks < 1:
+            raise ValueError(f"n_tasks={n_tasks!r} must be an integer >= 1")
+        return _batch_indices(
+            key,
+            self._counts,
+            self._offsets,
+            n_tasks=int(n_tasks),
             n_way=self.n_way,
             n_per_class=self.n_shot + self.n_query,
             max_count=int(self.dataset.counts.max()),
         )
-        return jax.vmap(lambda k: f(key=k))(jr.split(key, n_tasks))
 
     def sample(self, key: PRNGKeyArray, n_tasks: int) -> Task:
         """A batch of `n_tasks` episodes (leading task axis on every field of the `Task`)."""
         rows, classes = self.indices(key, n_tasks)
+        dt = np.dtype(self.dtype)
         if self.device:
-            imgs = _gather_device(self._dev, rows, self.dtype)
-        else:
-            flat = np.asarray(rows).reshape(-1)
-            imgs = self.dataset.images[flat].reshape(*rows.shape, *self.dataset.image_shape)
-            imgs = jnp.asarray(imgs, self.dtype) / 255.0
-        return split_support_query(imgs, classes, self.n_shot)
+            return _device_task(self._dev, rows, classes, self.n_shot, dt)
+        imgs = self.dataset.images[np.asarray(rows).reshape(-1)]  # one gather, uint8
+        imgs = imgs.reshape(*rows.shape, *self.dataset.image_shape)
+        return _host_task(imgs, classes, self.n_shot, dt)
 
 
-@partial(jax.jit, static_argnums=2)
-def _gather_device(images, rows, dtype):
-    return images[rows].astype(dtype) / 255.0
+@partial(jax.jit, static_argnames=("n_tasks", "n_way", "n_per_class", "max_count"))
+def _batch_indices(key, counts, offsets, *, n_tasks, n_way, n_per_class, max_count):
+    f = partial(_indices, n_way=n_way, n_per_class=n_per_class, max_count=max_count)
+    return jax.vmap(lambda k: f(k, counts, offsets))(jr.split(key, n_tasks))
+
+
+def _convert(imgs, dtype):
+    return imgs if dtype == np.uint8 else imgs.astype(dtype) / jnp.asarray(255, dtype)
+
+
+@partial(jax.jit, static_argnums=(3, 4))
+def _device_task(images, rows, classes, n_shot, dtype):
+    return split_support_query(_convert(images[rows], dtype), classes, n_shot)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _host_task(imgs, classes, n_shot, dtype):
+    return split_support_query(_convert(imgs, dtype), classes, n_shot)
 
 
 def split_support_query(imgs: Array, classes: Array, n_shot: int) -> Task:

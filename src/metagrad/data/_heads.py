@@ -6,8 +6,9 @@ Every head maps `(support [n, h], labels [n], query [m, h], n_way)` to query log
 - `LogisticHead`: L2-regularised multinomial logistic regression with an unpenalised intercept,
   the objective of scikit-learn's ``LogisticRegression(C=C)`` (lbfgs, multinomial), which Wang,
   Zhao & Li (2021, Sec. 5.2) fit on L2-normalised features at test time (see docs/data.md).
-  Solved exactly by damped Newton in the span of the support features (at most n·N + N
-  unknowns instead of h·N + N: the optimum's weights lie in the row space of the support).
+  Solved exactly by Newton's method in the span of the support features (representer
+  theorem: at most n·N + N unknowns instead of h·N + N), each step a direct Cholesky/Woodbury
+  solve.
 - `RidgeHead`: ridge regression on one-hot targets (`metagrad.algorithms.ridge_head`).
 - `PrototypeHead`: nearest centroid (`metagrad.algorithms.prototype_logits`).
 - `FinetuneHead`: k steps of gradient descent on the cross-entropy of a zero-initialised head.
@@ -49,21 +50,32 @@ def _prep(normalize: bool, *xs: Array) -> tuple[Array, ...]:
 class LogisticHead:
     r"""Multinomial logistic regression, $\min_{W,b}\ C\sum_i \mathrm{CE}(W^\top x_i + b, y_i)
     + \tfrac12\|W\|_F^2$, as scikit-learn's ``LogisticRegression(C=C)`` (lbfgs, multinomial,
-    intercept unpenalised).
+    intercept unpenalised; scikit-learn minimises the same objective divided by C·n).
 
-    The support features are reduced to their row space by a thin SVD, $X = USV^\top$,
-    $W = VA$ (exact: the gradient of the loss lies in that span and the penalty is rotation
-    invariant), and the $(r+1)N$-dimensional problem in $(A, b)$ is solved by Newton's method
-    with a backtracking step, to `tol` on the gradient norm. The intercept is defined up to a
-    common shift (the softmax is shift invariant); its null direction is removed from the
-    Hessian, which changes no prediction.
+    Solved exactly by Newton's method in at most $r = \min(n, h)$ coordinates per class:
+
+    - $n < h$ (few-shot: n = N·K support points, h-dimensional features): by the representer
+      theorem the optimal $W$ lies in the row space of the support $X$ `[n, h]`. The kernel
+      $K = XX^\top = U\Lambda U^\top$ (`[n, n]`) gives the orthonormal basis
+      $V = X^\top U\Lambda^{-1/2}$ of that space and the support's coordinates
+      $Z = XV = U\Lambda^{1/2}$; with $W = VA$ the penalty stays $\tfrac12\|A\|^2$.
+      Directions with eigenvalue below $n\,\epsilon\,\lambda_{\max}$ (numerically null) are
+      dropped. No `[h, h]` matrix and no SVD of $X$ is formed.
+    - $n \ge h$: the primal coordinates $Z = X$, $W = A$.
+
+    Each Newton step solves $H d = g$ for the $(r+1)N$ unknowns $(A, b)$ directly:
+    $H = \mathrm{blockdiag}_c(C Z_1^\top \mathrm{diag}(p_c) Z_1 + \mathrm{pen})
+    - C\sum_i (z_{1i} \otimes p_i)(z_{1i} \otimes p_i)^\top$ is N Cholesky-factored
+    `[r+1, r+1]` blocks minus a rank-n term, inverted with the Woodbury identity (one
+    `[n+1, n+1]` solve; the extra dimension pins the intercept's common shift, which the softmax
+    ignores). A backtracking (Armijo) line search keeps every step a descent step.
 
     Attributes:
         C: inverse regularisation strength, > 0 (the paper's test-time choice is C = 3).
         normalize: L2-normalise support and query features first (the paper does).
         max_iter: Newton iterations, >= 1.
         tol: stop when the norm of the gradient of the per-sample mean objective
-            (sklearn's scaling) is below it; default 1e-10 in float64, 1e-5 in float32.
+            (scikit-learn's scaling) is below it; default 1e-10 in float64, 1e-5 in float32.
     """
 
     C: float = 3.0
@@ -76,18 +88,27 @@ class LogisticHead:
             raise ValueError(f"LogisticHead: C={self.C} must be > 0")
         if self.max_iter < 1:
             raise ValueError(f"LogisticHead: max_iter={self.max_iter} must be >= 1")
+        if self.tol is not None and not self.tol > 0:
+            raise ValueError(f"LogisticHead: tol={self.tol} must be > 0 (or None)")
 
     def fit(
         self, support: Float[Array, "n h"], labels: Int[Array, " n"], n_way: int
     ) -> tuple[Float[Array, "h n_way"], Float[Array, " n_way"]]:
         """Weights `[h, N]` and intercept `[N]` fitted to one task's support."""
         (x,) = _prep(self.normalize, support)
-        _, s, vt = jnp.linalg.svd(x, full_matrices=False)
-        z = x @ vt.T  # [n, r]: support coordinates in its row space
+        n, h = x.shape
         y = jax.nn.one_hot(labels, n_way, dtype=x.dtype)
         tol = self.tol if self.tol is not None else (1e-10 if x.dtype == jnp.float64 else 1e-5)
+        if n >= h:  # primal coordinates
+            theta = _newton(x, y, self.C, self.max_iter, tol)
+            return theta[:-1], theta[-1]
+        lam, u = jnp.linalg.eigh(x @ x.T)  # ascending eigenvalues of the kernel
+        keep = lam > n * jnp.finfo(x.dtype).eps * lam[-1]
+        root = jnp.sqrt(jnp.where(keep, lam, 1.0))
+        z = u * jnp.where(keep, root, 0.0)  # [n, n] = X V: support coordinates
         theta = _newton(z, y, self.C, self.max_iter, tol)
-        return vt.T @ theta[:-1], theta[-1]
+        a = u @ (jnp.where(keep, 1.0 / root, 0.0)[:, None] * theta[:-1])  # W = X' a
+        return x.T @ a, theta[-1]
 
     def __call__(
         self,
@@ -102,66 +123,59 @@ class LogisticHead:
         return q @ w + b
 
 
-def _objective(theta, z1, y, C, pen):
-    logits = z1 @ theta
-    ce = jnp.sum(jax.nn.logsumexp(logits, axis=1) - jnp.sum(y * logits, axis=1))
-    return C * ce + 0.5 * jnp.sum(pen[:, None] * theta**2)
-
-
 def _newton(z, y, C, max_iter, tol):
-    """Minimise `_objective` over theta `[(r+1), N]` (last row: intercept) by Newton-CG.
+    """Minimise C·Σ CE(Z₁θ) + ½‖θ[:-1]‖² over θ `[r+1, N]` (last row: intercept) by Newton.
 
-    Newton directions solve H d = g by conjugate gradients with Hessian-vector products (two
-    `[n, r+1] x [r+1, N]` products; H is never formed), preconditioned by Böhning's bound
-    H <= (C/2) Z1'Z1 (x) (I - 11'/N) + penalty, whose inverse is one `[r+1, r+1]` matrix per task.
-    From theta = 0 every iterate has rows summing to zero over classes, which fixes the
-    intercept's gauge (any shift of b leaves the softmax unchanged); the optimum's weights
-    have zero row sums too (stationarity: A 1 = -C Z'(P - Y) 1 = 0).
+    Newton directions are exact (Woodbury on the class-block-diagonal part of the Hessian, see
+    `LogisticHead`); the step length is the first of 1, 1/2, ..., 1/128 meeting Armijo's
+    condition (up to the objective's rounding error; if none does, the best of them). From θ = 0 every direction has zero intercept sum over classes (the gradient's
+    intercept row sums to zero and the gauge direction is pinned), so the iterates stay in
+    that gauge.
     """
     n, r = z.shape
     c = y.shape[1]
-    z1 = jnp.concatenate([z, jnp.ones((n, 1), z.dtype)], axis=1)
-    pen = jnp.concatenate([jnp.ones(r, z.dtype), jnp.zeros(1, z.dtype)])[:, None]
-    b_inv = jnp.linalg.inv(0.5 * C * z1.T @ z1 + jnp.diag(pen[:, 0]))
-    steps = 0.5 ** jnp.arange(8, dtype=z.dtype)
-    obj = partial(_objective, z1=z1, y=y, C=C, pen=pen[:, 0])
-    tiny = jnp.finfo(z.dtype).tiny
+    dt = z.dtype
+    z1 = jnp.concatenate([z, jnp.ones((n, 1), dt)], axis=1)  # [n, m]
+    m = r + 1
+    pen = jnp.concatenate([jnp.ones(r, dt), jnp.zeros(1, dt)])
+    sign = jnp.concatenate([-jnp.ones(n, dt), jnp.ones(1, dt)])
+    gauge = jnp.zeros((c, m, 1), dt).at[:, r, 0].set(1.0)  # common shift of the intercept
+    steps = 0.5 ** jnp.arange(8, dtype=dt)
     scale = C * n  # tolerances refer to the gradient of the per-sample mean loss, as sklearn's
+    sqrt_c = jnp.sqrt(jnp.asarray(C, dt))
+
+    def obj(theta):
+        logits = z1 @ theta
+        ce = jnp.sum(jax.nn.logsumexp(logits, axis=1) - jnp.sum(y * logits, axis=1))
+        return C * ce + 0.5 * jnp.sum(pen[:, None] * theta**2)
 
     def grad(theta):
-        return C * z1.T @ (jax.nn.softmax(z1 @ theta, axis=1) - y) + pen * theta
+        return C * z1.T @ (jax.nn.softmax(z1 @ theta, axis=1) - y) + pen[:, None] * theta
 
     def direction(theta, g):
-        p = jax.nn.softmax(z1 @ theta, axis=1)
-
-        def hv(v):
-            pu = p * (z1 @ v)
-            return C * z1.T @ (pu - p * jnp.sum(pu, axis=1, keepdims=True)) + pen * v
-
-        gn = jnp.linalg.norm(g)
-        gtol = jnp.minimum(0.1, jnp.sqrt(gn / scale)) * gn
-
-        def cg_body(s):
-            d, res, q, rz, k = s
-            hq = hv(q)
-            alpha = rz / jnp.maximum(jnp.sum(q * hq), tiny)
-            d, res = d + alpha * q, res - alpha * hq
-            zz = b_inv @ res
-            rz_new = jnp.sum(res * zz)
-            return d, res, zz + rz_new / jnp.maximum(rz, tiny) * q, rz_new, k + 1
-
-        def cg_cond(s):
-            return (s[4] < 2 * (r + 1)) & (jnp.linalg.norm(s[1]) > gtol)
-
-        z0 = b_inv @ g
-        init = (jnp.zeros_like(g), g, z0, jnp.sum(g * z0), 0)
-        return jax.lax.while_loop(cg_cond, cg_body, init)[0]
+        p = jax.nn.softmax(z1 @ theta, axis=1)  # [n, N]
+        blocks = C * jnp.einsum("ia,ic,ib->cab", z1, p, z1) + jnp.diag(pen)  # [N, m, m]
+        chol = jnp.linalg.cholesky(blocks)
+        v = jnp.concatenate([sqrt_c * jnp.einsum("ia,ic->cai", z1, p), gauge], axis=2)
+        rhs = jnp.concatenate([v, g.T[:, :, None]], axis=2)  # [N, m, n+2]
+        sol = jax.lax.linalg.triangular_solve(chol, rhs, left_side=True, lower=True)
+        sol = jax.lax.linalg.triangular_solve(
+            chol, sol, left_side=True, lower=True, transpose_a=True
+        )
+        bv, bg = sol[:, :, :-1], sol[:, :, -1]  # B^-1 V, B^-1 g
+        cap = jnp.diag(sign) + jnp.einsum("cak,cal->kl", v, bv)
+        t = jnp.linalg.solve(cap, jnp.einsum("cak,ca->k", v, bg))
+        return (bg - jnp.einsum("cak,k->ca", bv, t)).T  # [m, N]
 
     def body(state):
         theta, it, g = state
         d = direction(theta, g)
         cand = jax.vmap(lambda t: obj(theta - t * d))(steps)
-        armijo = cand <= obj(theta) - 1e-4 * steps * jnp.sum(g * d)
+        f0 = obj(theta)
+        # Armijo's sufficient decrease, up to the rounding error of the objective itself (near
+        # the optimum the decrease of a full Newton step is below it, and the step is taken)
+        slack = 16 * jnp.finfo(dt).eps * jnp.abs(f0)
+        armijo = cand <= f0 - 1e-4 * steps * jnp.sum(g * d) + slack
         t = jnp.where(jnp.any(armijo), steps[jnp.argmax(armijo)], steps[jnp.argmin(cand)])
         new = theta - t * d
         return new, it + 1, grad(new)
@@ -169,7 +183,7 @@ def _newton(z, y, C, max_iter, tol):
     def cond(state):
         return (state[1] < max_iter) & (jnp.linalg.norm(state[2]) > tol * scale)
 
-    theta0 = jnp.zeros((r + 1, c), z.dtype)
+    theta0 = jnp.zeros((m, c), dt)
     return jax.lax.while_loop(cond, body, (theta0, 0, grad(theta0)))[0]
 
 

@@ -235,10 +235,16 @@ def omniglot_classes(
 def _unpickle(path: Path):
     with open(path, "rb") as f:
         try:
-            return pickle.load(f)
-        except UnicodeDecodeError:
-            f.seek(0)
-            return pickle.load(f, encoding="latin1")
+            try:
+                return pickle.load(f)
+            except UnicodeDecodeError:
+                f.seek(0)
+                return pickle.load(f, encoding="latin1")
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as e:
+            raise ValueError(
+                f"{path}: not a readable pickle ({e.__class__.__name__}: {e}); the file is "
+                "truncated, corrupt or of another format"
+            ) from e
 
 
 def _nhwc_to_classes(images, labels, split, names=None, dataset="dataset", src=None):
@@ -416,7 +422,8 @@ def tiered_imagenet_classes(root: str | os.PathLike, *, image_size: int = 84) ->
                     imgs = z["images"]
             else:
                 imgs = _decode_pngs(_unpickle(pf), pf)
-            out += _nhwc_to_classes(imgs, labels, s, names, "tiered-imagenet", nf)
+            src = nf if nf.is_file() else pf
+            out += _nhwc_to_classes(imgs, labels, s, names, "tiered-imagenet", src)
         return out
     if any((root / s).is_dir() for s in SPLITS):
         return folder_classes(root, image_size=image_size, channels=3, dataset="tiered-imagenet")

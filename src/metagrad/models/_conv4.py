@@ -8,7 +8,15 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
-from metagrad.models._norm import CONV_IMPLS, BatchStatNorm, conv_batch, max_pool_2x2
+from metagrad.models._norm import (
+    CONV_IMPLS,
+    BatchStatNorm,
+    conv_batch,
+    conv_nhwc,
+    max_pool_2x2,
+    norm_nhwc,
+    pool_act_nhwc,
+)
 
 __all__ = ["Conv4"]
 
@@ -26,16 +34,20 @@ class Conv4(eqx.Module):
         in_channels: image channels (1 for Omniglot-like, 3 for RGB).
         image_size: input height = width, >= 16 (four halvings).
         dtype: parameter dtype (float32 default).
-        conv_impl: how convolutions are computed, see `conv_batch`: `"matmul"` (default;
-            im2col + matrix product, several times faster for MAML meta-gradients on CPU) or
-            `"xla"` (XLA's convolution). Same parameters and, up to round-off, same outputs.
+        conv_impl: how the conv–BN–ReLU–pool blocks are computed. `"fast"` (default):
+            channels-last inside, hand-written backward rules for convolution, BatchNorm
+            and max-pool that differentiate again (second-order MAML), see
+            `metagrad.models._fast`. `"matmul"` / `"xla"`: the plain NCHW layers
+            differentiated by JAX (im2col + matrix product, or XLA's convolution; see
+            `conv_batch`), kept for reference. Same parameters and, up to round-off, the
+            same outputs and derivatives; speeds in docs/benchmarks/maml_torch.md.
         key: `jax.random` key.
     """
 
     convs: tuple[eqx.nn.Conv2d, ...]
     norms: tuple[BatchStatNorm, ...]
     head: eqx.nn.Linear
-    conv_impl: str = eqx.field(static=True, default="matmul")
+    conv_impl: str = eqx.field(static=True, default="fast")
 
     def __init__(
         self,
@@ -45,7 +57,7 @@ class Conv4(eqx.Module):
         in_channels: int = 1,
         image_size: int = 28,
         dtype=jnp.float32,
-        conv_impl: str = "matmul",
+        conv_impl: str = "fast",
         key: PRNGKeyArray,
     ):
         if n_out < 1 or filters < 1 or in_channels < 1:
@@ -71,6 +83,11 @@ class Conv4(eqx.Module):
 
     def features(self, x: Array) -> Array:
         """Flattened backbone features `[n, filters·s·s]` of a batch `[n, c, h, w]`."""
+        if self.conv_impl == "fast":
+            x = jnp.transpose(x, (0, 2, 3, 1))
+            for conv, norm in zip(self.convs, self.norms):
+                x = pool_act_nhwc(norm_nhwc(norm, conv_nhwc(conv, x)), jax.nn.relu)
+            return jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
         for conv, norm in zip(self.convs, self.norms):
             x = max_pool_2x2(jax.nn.relu(norm(conv_batch(conv, x, impl=self.conv_impl))))
         return x.reshape(x.shape[0], -1)

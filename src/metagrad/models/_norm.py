@@ -7,7 +7,22 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-__all__ = ["BatchStatNorm", "CONV_IMPLS", "conv_batch", "conv_matmul", "max_pool_2x2"]
+from metagrad.models._fast import (
+    batch_norm_nhwc,
+    conv_same_nhwc,
+    max_pool_2x2_nhwc,
+)
+
+__all__ = [
+    "BatchStatNorm",
+    "CONV_IMPLS",
+    "conv_batch",
+    "conv_matmul",
+    "conv_nhwc",
+    "max_pool_2x2",
+    "norm_nhwc",
+    "pool_act_nhwc",
+]
 
 
 class BatchStatNorm(eqx.Module):
@@ -39,7 +54,10 @@ class BatchStatNorm(eqx.Module):
         return xhat * self.weight[None, :, None, None] + self.bias[None, :, None, None]
 
 
-CONV_IMPLS = ("matmul", "xla")
+CONV_IMPLS = ("fast", "matmul", "xla")
+"""Layer implementations of Conv4 / ResNet12: `"fast"` (default: channels-last, hand-written
+differentiable backward rules, `metagrad.models._fast`), `"matmul"` and `"xla"` (the plain
+NCHW implementations differentiated by JAX, kept for reference; see `conv_batch`)."""
 
 
 def conv_batch(conv: eqx.nn.Conv2d, x: Array, *, impl: str = "matmul") -> Array:
@@ -56,11 +74,46 @@ def conv_batch(conv: eqx.nn.Conv2d, x: Array, *, impl: str = "matmul") -> Array:
             run several times slower than the equivalent matrix products (measured in
             docs/benchmarks/maml_torch.md).
     """
-    if impl not in CONV_IMPLS:
-        raise ValueError(f"conv_batch: impl={impl!r} must be one of {CONV_IMPLS}")
+    if impl not in ("matmul", "xla"):
+        raise ValueError(f"conv_batch: impl={impl!r} must be 'matmul' or 'xla'")
     if impl == "matmul" and _is_plain(conv):
         return conv_matmul(conv, x)
     return jax.vmap(conv)(x)
+
+
+def conv_nhwc(conv: eqx.nn.Conv2d, x: Array) -> Array:
+    """Apply an `eqx.nn.Conv2d` (weights stored OIHW) to a channels-last batch `[n, h, w, c]`.
+
+    Stride-1 "same" convolutions (odd square kernel, padding k // 2, zero padding) use
+    `conv_same_nhwc` (hand-written backward rules of every order); any other convolution
+    uses XLA's convolution differentiated by JAX.
+    """
+    w = jnp.transpose(conv.weight, (2, 3, 1, 0))  # OIHW -> HWIO
+    k = w.shape[0]
+    pads = tuple(tuple(p) for p in conv.padding)
+    if _is_plain(conv) and w.shape[1] == k and k % 2 == 1 and pads == ((k // 2,) * 2,) * 2:
+        y = conv_same_nhwc(x, w)
+    else:
+        y = jax.lax.conv_general_dilated(
+            x,
+            w,
+            tuple(conv.stride),
+            pads,
+            rhs_dilation=tuple(conv.dilation),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=conv.groups,
+        )
+    return y if conv.bias is None else y + conv.bias.reshape(-1)
+
+
+def norm_nhwc(norm: BatchStatNorm, x: Array) -> Array:
+    """`BatchStatNorm` applied to a channels-last batch `[n, h, w, c]` (custom backward)."""
+    return batch_norm_nhwc(x, norm.weight, norm.bias, norm.eps)
+
+
+def pool_act_nhwc(x: Array, act) -> Array:
+    """`pool(act(x))` for an increasing `act`, computed as `act(pool(x))` (equal values)."""
+    return act(max_pool_2x2_nhwc(x))
 
 
 def _is_plain(conv: eqx.nn.Conv2d) -> bool:

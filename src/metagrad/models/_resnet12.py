@@ -8,7 +8,17 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
-from metagrad.models._norm import BatchStatNorm, conv_batch, max_pool_2x2
+from metagrad.models._norm import (
+    CONV_IMPLS,
+    BatchStatNorm,
+    conv_batch,
+    conv_nhwc,
+    max_pool_2x2,
+    norm_nhwc,
+    pool_act_nhwc,
+)
+
+_act = lambda z: jax.nn.leaky_relu(z, 0.1)
 
 __all__ = ["ResNet12"]
 
@@ -32,13 +42,19 @@ class _Block(eqx.Module):
         self.short_conv = eqx.nn.Conv2d(c_in, c_out, 1, use_bias=False, key=k[3], dtype=dtype)
         self.short_norm = BatchStatNorm(c_out, dtype=dtype)
 
-    def __call__(self, x: Array) -> Array:
-        act = lambda z: jax.nn.leaky_relu(z, 0.1)
+    def __call__(self, x: Array, conv_impl: str = "matmul") -> Array:
+        """NCHW in and out for the plain `conv_impl`s, NHWC for `"fast"`."""
         h = x
+        if conv_impl == "fast":
+            for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+                h = norm_nhwc(norm, conv_nhwc(conv, h))
+                h = _act(h) if i < 2 else h
+            h = h + norm_nhwc(self.short_norm, conv_nhwc(self.short_conv, x))
+            return pool_act_nhwc(h, _act)  # LeakyReLU is increasing: pool first
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
-            h = norm(conv_batch(conv, h))
-            h = act(h) if i < 2 else h
-        h = act(h + self.short_norm(conv_batch(self.short_conv, x)))
+            h = norm(conv_batch(conv, h, impl=conv_impl))
+            h = _act(h) if i < 2 else h
+        h = _act(h + self.short_norm(conv_batch(self.short_conv, x, impl=conv_impl)))
         return max_pool_2x2(h)
 
 
@@ -47,12 +63,14 @@ class ResNet12(eqx.Module):
 
     As in RFS / MetaOptNet (the backbone of Wang, Zhao, Li 2021's MTL), minus DropBlock. BatchNorm uses
     batch statistics, no running state (see `BatchStatNorm`); convolutions have no bias;
-    equinox's default initialisation (the paper's code uses kaiming-normal). Maps
+    equinox's default initialisation (the paper's code uses kaiming-normal). `conv_impl` as
+    in `Conv4` (`"fast"` default; `"matmul"`, `"xla"` the plain reference layers). Maps
     `[n, c, h, w]` (h, w >= 16) to `[n, n_out]`; `features` are the pooled `[n, channels[-1]]`.
     """
 
     blocks: tuple[_Block, ...]
     head: eqx.nn.Linear
+    conv_impl: str = eqx.field(static=True, default="fast")
 
     def __init__(
         self,
@@ -61,12 +79,16 @@ class ResNet12(eqx.Module):
         *,
         in_channels: int = 3,
         dtype=jnp.float32,
+        conv_impl: str = "fast",
         key: PRNGKeyArray,
     ):
         if n_out < 1 or len(channels) != 4 or min(channels) < 1:
             raise ValueError(
                 f"ResNet12: n_out={n_out} must be >= 1 and channels={channels} 4 positive ints"
             )
+        if conv_impl not in CONV_IMPLS:
+            raise ValueError(f"ResNet12: conv_impl={conv_impl!r} must be one of {CONV_IMPLS}")
+        self.conv_impl = conv_impl
         keys = jr.split(key, 5)
         chans = (in_channels, *channels)
         self.blocks = tuple(
@@ -76,8 +98,13 @@ class ResNet12(eqx.Module):
 
     def features(self, x: Array) -> Array:
         """Globally average-pooled features `[n, channels[-1]]`."""
+        if self.conv_impl == "fast":
+            x = jnp.transpose(x, (0, 2, 3, 1))
+            for block in self.blocks:
+                x = block(x, "fast")
+            return jnp.mean(x, axis=(1, 2))
         for block in self.blocks:
-            x = block(x)
+            x = block(x, self.conv_impl)
         return jnp.mean(x, axis=(2, 3))
 
     def __call__(self, x: Array) -> Array:

@@ -1,0 +1,205 @@
+"""Channels-last (NHWC) layers with hand-written, differentiable backward rules.
+
+Why: on XLA:CPU the automatic derivatives of batch-statistics BatchNorm, of max-pooling via
+`reduce_window` (`select_and_scatter`) and of a convolution's weight gradient (an XLA
+convolution with image-sized windows) cost several times more than the forward pass
+(measured in docs/benchmarks/maml_torch.md). Each function below is a `jax.custom_vjp`
+whose backward function is itself plain JAX code built from the same functions, so the
+rules compose to any order: second-order MAML differentiates the backward rules again, and
+gets convolutions, GEMMs and masks, never the slow automatic derivatives.
+
+All tensors are NHWC (`[n, h, w, c]`), convolution kernels HWIO (`[kh, kw, c_in, c_out]`).
+Only what Conv-4 and ResNet-12 need is covered: stride-1 "same" convolutions with odd square
+kernels, batch-statistics BatchNorm over (n, h, w), 2×2/2 max-pooling (floor).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array
+
+__all__ = ["batch_norm_nhwc", "conv_same_nhwc", "conv_weight_grad_nhwc", "max_pool_2x2_nhwc"]
+
+_DN = ("NHWC", "HWIO", "NHWC")
+# Rows of one im2col chunk in the weight gradient: about 2 MB of float32 patches, so each
+# chunk's GEMM runs from cache (measured 2.5x faster than one GEMM over all patches).
+_CHUNK_BYTES = 2**21
+
+
+def _xla_conv(x: Array, w: Array) -> Array:
+    p = w.shape[0] // 2
+    return lax.conv_general_dilated(x, w, (1, 1), ((p, p), (p, p)), dimension_numbers=_DN)
+
+
+def _flip_t(w: Array) -> Array:
+    """The kernel of the adjoint convolution: spatially flipped, in/out channels swapped."""
+    return jnp.transpose(w[::-1, ::-1], (0, 1, 3, 2))
+
+
+@jax.custom_vjp
+def conv_same_nhwc(x: Array, w: Array) -> Array:
+    """Stride-1 "same" convolution `[n, h, w, c] * [k, k, c, o] -> [n, h, w, o]` (k odd).
+
+    Forward: XLA's convolution. Backward: the input gradient is this convolution with the
+    flipped, transposed kernel, the weight gradient is `conv_weight_grad_nhwc`; both are
+    again custom-VJP functions, so derivatives of every order stay on these kernels.
+    """
+    return _xla_conv(x, w)
+
+
+def _conv_fwd(x, w):
+    return _xla_conv(x, w), (x, w)
+
+
+def _conv_bwd(res, g):
+    x, w = res
+    return conv_same_nhwc(g, _flip_t(w)), conv_weight_grad_nhwc(x, g, w.shape[0])
+
+
+conv_same_nhwc.defvjp(_conv_fwd, _conv_bwd)
+
+
+def _patches(x: Array, k: int) -> Array:
+    """im2col of a zero-padded batch: `[n·h·w, k·k·c]` (kernel-row-major, channels last)."""
+    n, h, w, c = x.shape
+    if k == 1:
+        return x.reshape(n * h * w, c)
+    p = k // 2
+    xp = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    cols = [xp[:, i : i + h, j : j + w, :] for i in range(k) for j in range(k)]
+    return jnp.concatenate(cols, axis=-1).reshape(n * h * w, k * k * c)
+
+
+def _weight_grad(x: Array, g: Array, k: int) -> Array:
+    n, h, w, c = x.shape
+    o = g.shape[-1]
+    if k == 1:
+        return (x.reshape(-1, c).T @ g.reshape(-1, o)).reshape(1, 1, c, o)
+    per_image = h * w * k * k * c * x.dtype.itemsize
+    chunk = int(max(1, min(n, _CHUNK_BYTES // max(per_image, 1))))
+    if chunk >= n:
+        return (_patches(x, k).T @ g.reshape(-1, o)).reshape(k, k, c, o)
+    pad = (-n) % chunk  # zero images add nothing to the weight gradient
+    if pad:
+        x = jnp.pad(x, ((0, pad), (0, 0), (0, 0), (0, 0)))
+        g = jnp.pad(g, ((0, pad), (0, 0), (0, 0), (0, 0)))
+    m = (n + pad) // chunk
+    xs = x.reshape(m, chunk, h, w, c)
+    gs = g.reshape(m, chunk * h * w, o)
+
+    def body(acc, xg):
+        xx, gg = xg
+        return acc + _patches(xx, k).T @ gg, None
+
+    acc, _ = lax.scan(body, jnp.zeros((k * k * c, o), x.dtype), (xs, gs))
+    return acc.reshape(k, k, c, o)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_weight_grad_nhwc(x: Array, g: Array, k: int) -> Array:
+    """Weight gradient `[k, k, c, o]` of `sum(g * conv_same_nhwc(x, w))` (bilinear in x, g).
+
+    Computed as im2col + GEMM in cache-sized chunks of images (`lax.scan`). Its own backward
+    is two `conv_same_nhwc` calls: d/dx = conv(g, flip_t(G)), d/dg = conv(x, G).
+    """
+    return _weight_grad(x, g, k)
+
+
+def _wg_fwd(x, g, k):
+    return _weight_grad(x, g, k), (x, g)
+
+
+def _wg_bwd(k, res, gw):
+    x, g = res
+    return conv_same_nhwc(g, _flip_t(gw)), conv_same_nhwc(x, gw)
+
+
+conv_weight_grad_nhwc.defvjp(_wg_fwd, _wg_bwd)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def batch_norm_nhwc(x: Array, weight: Array, bias: Array, eps: float) -> Array:
+    """Batch-statistics BatchNorm of `[n, h, w, c]` over (n, h, w), scaled and shifted.
+
+    Two-pass statistics (mean, then the mean of squared deviations: no cancellation when
+    |mean| >> std). Backward in closed form, `dx = w·r·(g − mean(g) − x̂·mean(g·x̂))` with
+    `r = 1/sqrt(var + eps)`: two reductions and one elementwise pass, in plain JAX so it can
+    be differentiated again.
+    """
+    return _bn_fwd(x, weight, bias, eps)[0]
+
+
+def _bn_stats(x, eps):
+    axes = tuple(range(x.ndim - 1))
+    mean = jnp.mean(x, axis=axes)
+    d = x - mean
+    r = lax.rsqrt(jnp.mean(d * d, axis=axes) + eps)
+    return d * r, r
+
+
+def _bn_fwd(x, weight, bias, eps):
+    xhat, r = _bn_stats(x, eps)
+    return xhat * weight + bias, (xhat, r, weight)
+
+
+def _bn_bwd(eps, res, g):
+    xhat, r, weight = res
+    axes = tuple(range(g.ndim - 1))
+    db = jnp.sum(g, axis=axes)
+    dw = jnp.sum(g * xhat, axis=axes)
+    m = g.size // g.shape[-1]
+    dx = (weight * r) * (g - db / m - xhat * (dw / m))
+    return dx, dw, db
+
+
+batch_norm_nhwc.defvjp(_bn_fwd, _bn_bwd)
+
+
+def _pool_windows(x: Array) -> Array:
+    n, h, w, c = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2, c)
+
+
+@jax.custom_vjp
+def _max_pool_even(x: Array) -> Array:
+    return jnp.max(_pool_windows(x), axis=(2, 4))
+
+
+def _pool_fwd(x):
+    y = _max_pool_even(x)
+    return y, (x, y)
+
+
+def _pool_bwd(res, g):
+    x, y = res
+    x6 = _pool_windows(x)
+    # Route the gradient to the first maximum of each window (row-major), as `reduce_window`
+    # does: a valid subgradient also when a window holds ties.
+    h00 = x6[:, :, 0, :, 0, :] == y
+    h01 = (x6[:, :, 0, :, 1, :] == y) & ~h00
+    taken = h00 | h01
+    h10 = (x6[:, :, 1, :, 0, :] == y) & ~taken
+    h11 = ~(taken | h10)
+    zero = jnp.zeros_like(g)
+    row0 = jnp.stack([jnp.where(h00, g, zero), jnp.where(h01, g, zero)], axis=3)
+    row1 = jnp.stack([jnp.where(h10, g, zero), jnp.where(h11, g, zero)], axis=3)
+    return (jnp.stack([row0, row1], axis=2).reshape(x.shape),)
+
+
+_max_pool_even.defvjp(_pool_fwd, _pool_bwd)
+
+
+def max_pool_2x2_nhwc(x: Array) -> Array:
+    """2×2 max-pooling with stride 2 (floor) of `[n, h, w, c]`.
+
+    Backward: the gradient goes to the (first) maximum of each window, a mask computed from
+    the input and the pooled output; linear in the incoming gradient, so it differentiates
+    again. Max-pooling commutes with any increasing elementwise map (ReLU, LeakyReLU), so
+    `act(pool(x)) == pool(act(x))` and the callers activate after pooling, on 4× fewer values.
+    """
+    h, w = x.shape[1], x.shape[2]
+    return _max_pool_even(x[:, : 2 * (h // 2), : 2 * (w // 2), :])

@@ -431,7 +431,7 @@ fig10b_study = Study(
     paper=PAPER,
     config=Fig10bConfig,
     presets={"quick": {"outer_steps": 1000, "n_folds": 5}, "paper": {}},
-    cost={"quick": "~2.5 min", "paper": "~40 min"},
+    cost={"quick": "~2.5 min", "paper": "~43 min"},
 )
 
 

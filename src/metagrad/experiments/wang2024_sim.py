@@ -121,7 +121,7 @@ study = Study(
         "quick": {"N": 500, "alpha_max": 8.0, "d_record": 0.2, "d_alpha": 0.02, "n_runs": 4},
         "paper": {},
     },
-    cost={"quick": "~1 min", "paper": "~30 min"},
+    cost={"quick": "~1 min", "paper": "~48 min (measured at load ~20)"},
 )
 
 

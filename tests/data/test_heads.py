@@ -67,13 +67,15 @@ def test_logistic_matches_sklearn_on_glyph_pixels(glyph_small, getkey):
 
 
 def test_logistic_rank_deficient_support_matches_sklearn(getkey):
-    # repeated support points: the kernel X X' is singular (rank 5 of 10); the null directions
-    # are dropped and the optimum is still scikit-learn's
-    xs, ys, xq = _tasks(getkey(), 6, 5, 2, 40)
-    xs = xs.at[:, 1::2].set(xs[:, 0::2])  # each class's second shot repeats its first
-    xs = xs.at[:, 9].set(xs[:, 0] + xs[:, 2])  # and one point is a sum of two others
+    # repeated support points: the kernel X X' is singular (rank 19 of 25); the null directions
+    # are dropped and the optimum is still scikit-learn's (shapes and C as the first test: no
+    # new compilation)
+    xs, ys, xq = _tasks(getkey(), 6, 5, 5, 40)
+    xs = xs.at[:, 1::5].set(xs[:, 0::5])  # each class's second shot repeats its first
+    xs = xs.at[:, 24].set(xs[:, 0] + xs[:, 7])  # and one point is a sum of two others
     logits = predict_batch(LogisticHead(C=3.0), xs, ys, xq, n_way=5)
     for i in range(6):
+        assert np.linalg.matrix_rank(np.asarray(l2_normalize(xs[i]))) == 19
         ref = _sklearn_proba(xs[i], ys[i], xq[i], 3.0)
         np.testing.assert_allclose(jax.nn.softmax(logits[i]), ref, atol=1e-6)
 

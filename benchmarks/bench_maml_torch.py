@@ -73,7 +73,8 @@ def _jax_runner(setting, algo, conv_impl="fast"):
         model, loss = MLP(1, 1, 40, 2, key=jr.PRNGKey(1)), mse
     else:
         model, loss = Conv4(5, 32, conv_impl=conv_impl, key=jr.PRNGKey(1)), cross_entropy
-    alg, opt = make(loss=loss, lr=LR[setting], steps=1), optax.adam(1e-3)
+    loop = "vmap" if setting == "mlp" else "map"  # lax.map over tasks for convolutions
+    alg, opt = make(loss=loss, lr=LR[setting], steps=1, task_loop=loop), optax.adam(1e-3)
     state = [init_meta_state(model, opt)]
 
     def run():

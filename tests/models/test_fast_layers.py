@@ -135,3 +135,23 @@ def test_conv4_fast_meta_gradient_equals_plain(make, getkey):
     }
     for a, b in zip(jax.tree.leaves(grads["fast"]), jax.tree.leaves(grads["xla"])):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+def test_maml_task_loop_map_equals_vmap(getkey):
+    """`task_loop="map"` (lax.map over tasks) gives the vmap meta-loss and meta-gradient."""
+    from metagrad.models import MLP
+    from metagrad.tasks import sample_sinusoid_batch
+
+    tasks = sample_sinusoid_batch(key=getkey(), tasks=3, n_support=4, n_query=4)
+    m = MLP(1, 1, 8, 1, dtype=jnp.float64, key=getkey())
+    from metagrad.algorithms import mse
+
+    algs = {loop: maml(loss=mse, lr=0.1, task_loop=loop) for loop in ("vmap", "map")}
+    out = {
+        loop: jax.value_and_grad(lambda mm, a=alg: a.meta_loss(mm, tasks)[0])(m)
+        for loop, alg in algs.items()
+    }
+    for a, b in zip(jax.tree.leaves(out["vmap"]), jax.tree.leaves(out["map"])):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="task_loop"):
+        maml(loss=mse, lr=0.1, task_loop="scan")

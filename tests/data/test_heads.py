@@ -80,6 +80,7 @@ def test_logistic_rank_deficient_support_matches_sklearn(getkey):
         np.testing.assert_allclose(jax.nn.softmax(logits[i]), ref, atol=1e-6)
 
 
+@pytest.mark.slow  # ~14 s CPU (float32 compile of the solver)
 def test_logistic_float32_predictions(getkey):
     xs, ys, xq = _tasks(getkey(), 4, 5, 5, 30)
     l64 = predict_batch(LogisticHead(), xs, ys, xq, n_way=5)
@@ -113,6 +114,7 @@ def test_finetune_converges_to_the_logistic_head(getkey):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.slow  # ~18 s CPU (one compile per head and per task in the loop)
 def test_vmap_equals_loop(getkey):
     xs, ys, xq = _tasks(getkey(), 3, 3, 2, 6)
     for name in ("logistic", "ridge", "prototype", "finetune"):

@@ -20,7 +20,7 @@ def test_projection_onto_the_simplex_is_the_closest_point(getkey):
         assert np.ptp(theta) < 1e-12 and np.all(ri[pi == 0] <= theta[0] + 1e-12)
 
 
-@pytest.mark.parametrize("C", [0.05, 0.5])
+@pytest.mark.parametrize("C", [0.5])
 def test_dual_solution_matches_sklearn_crammer_singer(getkey, C):
     from sklearn.svm import LinearSVC
 
@@ -45,7 +45,7 @@ def test_implicit_gradient_matches_finite_differences(getkey):
     v = jr.normal(getkey(), (m, k), jnp.float64)
 
     def f(s, qq):
-        return jnp.sum(v * svm_logits(s, y, qq, k, C=0.5, ridge=1.0, iters=4000))
+        return jnp.sum(v * svm_logits(s, y, qq, k, C=0.5, ridge=1.0, iters=500))
 
     gs, gq = jax.grad(f, argnums=(0, 1))(x, q)
     for _ in range(3):

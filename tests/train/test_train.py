@@ -55,15 +55,21 @@ def test_early_stopping_plateau_log_and_costs(getkey, tmp_path):
     assert res.steps_per_second > 0 and res.images_per_second > 0 and res.wall_seconds > 0
 
 
-def test_training_learns_and_is_deterministic(getkey):
-    """ProtoNet on class prototypes + noise: above chance after training; same key, same bits."""
+def test_same_key_same_bits(getkey):
     key = getkey()
-    a = _run(getkey, key=key, method="protonet", lr=3e-2, max_epochs=3, val_tasks=30)
-    b = _run(getkey, key=key, method="protonet", lr=3e-2, max_epochs=3, val_tasks=30)
+    a = _run(getkey, key=key, method="protonet", lr=3e-2, max_epochs=2)
+    b = _run(getkey, key=key, method="protonet", lr=3e-2, max_epochs=2)
     np.testing.assert_array_equal(np.asarray(a.params.w), np.asarray(b.params.w))
     np.testing.assert_array_equal(a.history["loss"], b.history["loss"])
+    np.testing.assert_array_equal(a.history["val_acc"], b.history["val_acc"])
+
+
+@pytest.mark.slow
+def test_training_learns(getkey):
+    """ProtoNet on class prototypes + noise: above chance after training (30 val tasks)."""
+    a = _run(getkey, method="protonet", lr=3e-2, max_epochs=3, val_tasks=30)
     acc, ci = a.best_val_acc, a.history["val_ci95"][a.best_epoch]
-    assert acc > 1 / 3 + 2 * ci / 1.96  # 2 standard errors above chance (30 tasks)
+    assert acc > 1 / 3 + 2 * ci / 1.96  # 2 standard errors above chance
 
 
 def test_divergence_reports_the_step(getkey):
@@ -80,6 +86,7 @@ def test_checkpoint_of_another_config_is_refused(getkey, tmp_path):
         _run(getkey, tmp_path, key=jr.fold_in(key, 7), method="protonet", max_epochs=1)
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(getkey, tmp_path):
     """A run stopped after 2 epochs and resumed to 4 ends with the same parameters (in-process)."""
     key = getkey()

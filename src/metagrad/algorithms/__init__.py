@@ -22,6 +22,9 @@ from metagrad.algorithms._maml import anil as anil
 from metagrad.algorithms._maml import fo_anil as fo_anil
 from metagrad.algorithms._maml import fo_maml as fo_maml
 from metagrad.algorithms._maml import maml as maml
+from metagrad.algorithms._metaoptnet import MetaOptNet as MetaOptNet
+from metagrad.algorithms._metaoptnet import svm_dual as svm_dual
+from metagrad.algorithms._metaoptnet import svm_logits as svm_logits
 from metagrad.algorithms._mtl import ERM as ERM
 from metagrad.algorithms._mtl import MTL as MTL
 from metagrad.algorithms._mtl import MTLParams as MTLParams

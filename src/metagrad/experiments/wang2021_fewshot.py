@@ -149,7 +149,7 @@ def run(config: FewshotConfig, *, key) -> FewshotResult:
     for i, m in enumerate(config.methods):
         for j, k in enumerate(config.shots):
             try:
-                res = train(_train_cfg(config, m, k, config.max_epochs), ds, key=k_train)
+                res = train(_train_cfg(config, m, k, config.max_epochs), ds, key=k_train, progress=False)
             except DivergenceError as e:
                 out["div"][i, j] = e.meta_step
                 continue
@@ -172,7 +172,7 @@ def _budgets(config, ds, k_train, k_test):
     acc, sec = [], []
     for f in config.mtl_budgets:
         epochs = max(2, int(round(f * config.max_epochs)))
-        res = train(_train_cfg(config, "mtl", shot, epochs), ds, key=k_train)
+        res = train(_train_cfg(config, "mtl", shot, epochs), ds, key=k_train, progress=False)
         ev = evaluate_trained(res, ds, n_tasks=config.test_tasks, n_query=config.test_query,
                               key=jr.fold_in(k_test, shot))
         acc.append(ev.accuracy)

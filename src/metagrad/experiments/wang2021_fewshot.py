@@ -115,8 +115,10 @@ study = Study(
                   "mtl_budgets": (0.5,), "penalties": (1e-4, 0.33, 3.0)},
         "paper": {},
     },
-    # quick: see docs/training.md (compilation-bound); paper: an extrapolation, not measured
-    cost={"quick": "~15 min", "paper": "~400 h"},
+    # quick: compilation-bound (14 trainings, 7 methods x 2 shots); a full quick run had not
+    # finished after 22 min at load 9-12 on the shared 2-core machine, 2 of 14 trainings took
+    # 8.7 min at load 15-20 (docs/training.md). paper: an extrapolation, not measured.
+    cost={"quick": "~40 min", "paper": "~400 h"},
 )
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "MAML",
     "MTL",
     "MTLParams",
+    "MetaOptNet",
     "ProtoNet",
     "R2D2",
     "Reptile",
@@ -69,4 +70,6 @@ __all__ = [
     "prototype_logits",
     "ridge_head",
     "sum_squares",
+    "svm_dual",
+    "svm_logits",
 ]

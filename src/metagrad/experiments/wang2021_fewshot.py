@@ -118,7 +118,7 @@ study = Study(
     # quick: compilation-bound (14 trainings, 7 methods x 2 shots); a full quick run had not
     # finished after 22 min at load 9-12 on the shared 2-core machine, 2 of 14 trainings took
     # 8.7 min at load 15-20 (docs/training.md). paper: an extrapolation, not measured.
-    cost={"quick": "~40 min", "paper": "~400 h"},
+    cost={"quick": "~23 min (measured at load 4-12)", "paper": "~400 h (extrapolated, not run)"},
 )
 
 

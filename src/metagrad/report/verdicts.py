@@ -8,8 +8,8 @@ report built from a store that only holds quick runs still shows the paper-scale
 
 The file is generated: never edit it by hand. Its entries have the fields of a figure summary (see
 :func:`metagrad.report.html.save_run`) plus ``recorded`` (date of recording), ``version``,
-``commit`` and ``compute_seconds`` (the summed compute time of the run's seeds, cached seeds
-included at the time they were computed).
+``commit`` and ``compute_seconds`` (the summed wall-clock time of the seeds' computations, cached
+seeds counted with the time they took when computed, on whatever load that machine had).
 """
 
 from __future__ import annotations

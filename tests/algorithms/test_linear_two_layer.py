@@ -24,7 +24,7 @@ def _setup(key, n_tasks):
     return Bs, data, jr.normal(k3, (D, KP)) / np.sqrt(D), jr.normal(k4, (KP,))
 
 
-@pytest.mark.parametrize("maml", [False, True])
+@pytest.mark.parametrize("maml", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_first_order_grads_match_autodiff(getkey, maml):
     _, data, B, w = _setup(getkey(), 40)
     f = ltl.fo_maml_grads if maml else ltl.fo_anil_grads
@@ -70,7 +70,7 @@ def test_exact_and_bm_grads(getkey):
     np.testing.assert_allclose(mW, 30 * aW, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("inf_samples", [False, True])
+@pytest.mark.parametrize("inf_samples", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_many_task_gradient_matches_infinite_task_recursion(getkey, inf_samples):
     """Mean per-task FO-ANIL gradient over N fresh tasks -> the Eq. (5)-(7) step, within 5 s.e."""
     n = 100_000
@@ -97,6 +97,7 @@ def test_many_task_gradient_matches_infinite_task_recursion(getkey, inf_samples)
     assert np.all(np.abs(gB.mean(0) - np.asarray(B - B1)) <= 5 * gB.std(0) / np.sqrt(n))
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_finite_task_training_approaches_infinite_task_as_n_grows(getkey):
     key, kB = getkey(), getkey()
     Bs = sample_B_star(key=key, d=D, k=K)

@@ -66,7 +66,7 @@ def test_meta_gradient_matches_central_finite_differences(name, getkey):
     _assert_grad_matches_central_fd(ALGOS[name](), _tiny(getkey()), _tasks(getkey()), getkey)
 
 
-@pytest.mark.parametrize("alpha_t", [-0.02, 0.03])
+@pytest.mark.parametrize("alpha_t", [pytest.param(-0.02, marks=pytest.mark.slow), 0.03])
 def test_relu_maml_gradient_on_quadratic_tasks_matches_finite_differences(alpha_t, getkey):
     # Bernacchia 2021, Fig. 5 in miniature: 2-hidden-layer ReLU net, y = (w'x + b)^2 + z,
     # 1/2 MSE, one second-order inner step at a negative or positive rate. The inner gradient
@@ -162,6 +162,7 @@ def test_frozen_backbone_meta_training_leaves_backbone_bit_identical(getkey):
     assert not np.array_equal(np.asarray(model.head.bias), np.asarray(state.params.head.bias))
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_meta_sgd_per_parameter_lr_is_differentiable(getkey):
     """A per-leaf learning-rate pytree equal to a scalar gives the scalar result; it gets a grad."""
     model, tasks = _tiny(getkey()), _tasks(getkey())

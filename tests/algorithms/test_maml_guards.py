@@ -46,6 +46,7 @@ def test_meta_train_stops_on_large_inner_lr(getkey):
     assert e.value.meta_step == 0 and e.value.inner_step is not None
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_negative_inner_lr_is_allowed(getkey):
     model = MLP(1, 1, dtype=jnp.float64, key=getkey())
     sample = lambda k: sample_sinusoid_batch(key=k, tasks=4, dtype=jnp.float64)

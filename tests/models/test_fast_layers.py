@@ -137,6 +137,7 @@ def test_conv4_fast_meta_gradient_equals_plain(make, getkey):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_maml_task_loop_map_equals_vmap(getkey):
     """`task_loop="map"` (lax.map over tasks) gives the vmap meta-loss and meta-gradient."""
     from metagrad.models import MLP

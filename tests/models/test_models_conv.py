@@ -66,7 +66,8 @@ def test_conv_matmul_equals_xla_conv(kernel, padding, bias, getkey):
 
 @pytest.mark.parametrize(
     "make",
-    [pytest.param(maml, marks=pytest.mark.slow), pytest.param(fo_maml, marks=pytest.mark.slow), anil],
+    [pytest.param(maml, marks=pytest.mark.slow), pytest.param(fo_maml, marks=pytest.mark.slow),
+     pytest.param(anil, marks=pytest.mark.slow)],
 )
 def test_conv4_matmul_meta_gradient_equals_xla_conv(make, getkey):
     """Second-order meta-gradients through the im2col convolution match XLA's convolution."""

@@ -36,11 +36,13 @@ def test_reduced_matches_direct(getkey):
     assert np.all(np.isfinite(d.eps_ma[:, 1:])) and np.all(np.isnan(d.eps_ma[:, 0]))
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_reduced_matches_direct_gamma_noise_l2(getkey):
     cfg = sim.SimConfig(**SMALL, shared_init=False, gamma=0.7, noise=0.1, lam=0.5)
     _agree(cfg, getkey(), getkey(), 48)
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_two_sample_check_can_fail(getkey):
     """The same comparison detects a 30 % change of η_J."""
     a = sim.simulate(sim.SimConfig(**SMALL), method="reduced", n_runs=48, key=getkey())
@@ -60,6 +62,7 @@ def test_shared_init_and_same_key(getkey):
     assert float(jnp.abs(a.Q[0, -1] - a.Q[1, -1]).max()) > 0  # different task streams
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_spread_shrinks_like_inverse_sqrt_N(getkey):
     """Run-to-run std of R at fixed α: N = 200 vs 3200 (16×) gives a ratio ≈ 4, within the
     sampling error of two std estimates (log ratio ± 5·√(2/(2(n−1))))."""
@@ -72,6 +75,7 @@ def test_spread_shrinks_like_inverse_sqrt_N(getkey):
     assert abs(log_ratio - np.log(4.0)) <= 5 * np.sqrt(2 / (2 * 63))
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_prescribed_overlaps(getkey):
     cfg = sim.SimConfig(**{**SMALL, "N": 300}, T=(1.0, 2.0), Q0=0.5, R0=0.01)
     r = sim.simulate(cfg, method="direct", n_runs=2, key=getkey())

@@ -35,7 +35,9 @@ def test_four_point_linear_is_isserlis_and_erf_matches_mc(getkey):
         np.testing.assert_array_less(np.abs(v - prod.mean(0)), 5 * se)
 
 
-@pytest.mark.parametrize("activation", ["linear", "erf"])
+@pytest.mark.parametrize(
+    "activation", ["linear", pytest.param("erf", marks=pytest.mark.slow)]
+)
 def test_finite_P_eps_exact_and_needed(getkey, activation):
     """ε at P = 3: the corrected theory equals Monte Carlo; the P → ∞ theory does not."""
     K, M, P, ew = 3, 2, 3, 3.0
@@ -49,7 +51,9 @@ def test_finite_P_eps_exact_and_needed(getkey, activation):
     assert abs(inf - mc) > 5 * se
 
 
-@pytest.mark.parametrize("activation", ["linear", "erf"])
+@pytest.mark.parametrize(
+    "activation", ["linear", pytest.param("erf", marks=pytest.mark.slow)]
+)
 def test_finite_P_drift_exact(getkey, activation):
     """The O(η_J) drift (every term quadratic in w) with the correction equals Monte Carlo at
     P = 4, with output noise; the uncorrected drift of Q is off."""
@@ -69,7 +73,10 @@ def test_finite_P_drift_exact(getkey, activation):
     assert np.any(np.abs(dQ_inf - mQ) > 5 * sQ)
 
 
-@pytest.mark.parametrize("D_kind", ["T", pytest.param("I", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "D_kind",
+    [pytest.param("T", marks=pytest.mark.slow), pytest.param("I", marks=pytest.mark.slow)],
+)
 def test_gamma_rhs_and_eps_match_monte_carlo(getkey, D_kind):
     """App. C exact closure (issue 18): RHS and ε for γ = 0.6 against field-space Monte Carlo
     whose teacher fields are built as γy + √(1−γ²)d, d ~ N(0, D) (not by the theory's code)."""

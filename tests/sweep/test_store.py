@@ -313,6 +313,7 @@ def test_store_files_are_group_readable_and_stale_temporaries_cleaned(tmp_path):
         assert stat.S_IMODE(p.stat().st_mode) & 0o044 == 0o044
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_local_process_pool_equals_inline(tmp_path):
     pts = _points(3)
     a, b = ResultStore(tmp_path / "a"), ResultStore(tmp_path / "b")
@@ -324,6 +325,7 @@ def test_local_process_pool_equals_inline(tmp_path):
         assert a.load(p).result.mc == b.load(p).result.mc
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_dask_local_cluster_equals_inline(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     from metagrad.sweep import DaskExecutor

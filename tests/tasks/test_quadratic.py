@@ -7,6 +7,7 @@ import pytest
 from metagrad.tasks import sample_quadratic_tasks
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_shapes_and_label_mean_match_the_generative_model(getkey):
     p, nu, sigma = 7, 0.8, 0.5
     t = sample_quadratic_tasks(

@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import pytest
 from scipy.stats import linregress
 
 from metagrad.theory import teacher_student as ts
@@ -33,6 +34,7 @@ def test_gp4_matches_monte_carlo(getkey):
     assert np.all(np.abs(mean - _gp4(C, K, slice(K, K + M))) <= 5 * se)
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_taylor_equals_exact_at_gamma_one(getkey):
     Q, R, T = _state(getkey())
     a = ts.order_parameter_rhs(Q, R, T, _p(1.0), D=T, closure="taylor")

@@ -37,6 +37,7 @@ def test_first_order_grads_match_autodiff(getkey, maml):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_fo_maml_matches_materialised_per_task_copies(getkey):
     """Independent reference: adapt a full copy (B_i, w_i) per task with autodiff, average."""
     _, data, B, w = _setup(getkey(), 12)
@@ -133,6 +134,7 @@ def test_finite_task_training_approaches_infinite_task_as_n_grows(getkey):
     assert rms[1] < rms[0] / 2.5 and rms[1] < 0.08 * ref["star_sv2"].max()
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_train_all_methods_finite_and_validation(getkey):
     Bs, data, B, w = _setup(getkey(), 50)
     for method in ltl.METHODS:
@@ -152,6 +154,7 @@ def test_train_all_methods_finite_and_validation(getkey):
         ltl.split_tasks(data.X, data.y, data.theta_star, m_in=M)
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_ridge_and_one_step_against_direct_solves(getkey):
     Bs, data, B, w = _setup(getkey(), 6)
     lams = jnp.array([0.01, 0.5, 3.0])

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+import pytest
 from jax.flatten_util import ravel_pytree
 
 from metagrad.algorithms import (
@@ -120,6 +121,7 @@ def test_prototype_of_a_class_absent_from_the_support_is_finite(getkey):
     assert np.all(np.isfinite(np.asarray(got)))
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_r2d2_and_protonet_train_on_fewshot_features(getkey):
     """Both heads are differentiable end to end: a few meta-steps lower the query loss."""
     classes = np.tile(np.arange(3), (4, 1))

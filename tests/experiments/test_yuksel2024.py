@@ -73,6 +73,7 @@ def test_gd_expected_risk_at_the_limit_is_proposition_1(getkey):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_gd_expected_risk_matches_monte_carlo_at_a_random_state(getkey):
     """Random (B, w) off the limit (complement and Bw non-zero): closed form vs 1-GD on 2·10⁴ tasks."""
     d, k, kp, mt, n = 10, 3, 6, 8, 20_000

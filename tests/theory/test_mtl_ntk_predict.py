@@ -178,6 +178,7 @@ def _gd(A, r, eta, steps):
     return x
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_predictors_match_linearised_training(getkey):
     J, head, kern, Y, Ys, sizes = _linearised_problem(getkey)
     N, n = sizes["N"], sizes["n"]

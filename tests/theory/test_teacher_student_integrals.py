@@ -38,7 +38,7 @@ def _moments(spec, *arrs):
 
 
 @pytest.mark.parametrize("activation", ["erf", "linear"])
-@pytest.mark.parametrize("degenerate", [False, True])
+@pytest.mark.parametrize("degenerate", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_integrals_match_monte_carlo(getkey, activation, degenerate):
     L = 4
     C = _random_cov(getkey(), L, degenerate)

@@ -36,6 +36,7 @@ def test_dual_solution_matches_sklearn_crammer_singer(getkey, C):
     assert np.allclose(alpha.sum(1), 0, atol=1e-12)
 
 
+@pytest.mark.slow  # measured >= 8 s of the fast suite's wall time (2026-12-02)
 def test_implicit_gradient_matches_finite_differences(getkey):
     """float64: the directional derivative of a linear function of the query logits."""
     n, h, k, m = 10, 6, 5, 7

@@ -24,7 +24,9 @@ def _setup(key, n_tasks):
     return Bs, data, jr.normal(k3, (D, KP)) / np.sqrt(D), jr.normal(k4, (KP,))
 
 
-@pytest.mark.parametrize("maml", [False, pytest.param(True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "maml", [pytest.param(False, marks=pytest.mark.slow), pytest.param(True, marks=pytest.mark.slow)]
+)
 def test_first_order_grads_match_autodiff(getkey, maml):
     _, data, B, w = _setup(getkey(), 40)
     f = ltl.fo_maml_grads if maml else ltl.fo_anil_grads

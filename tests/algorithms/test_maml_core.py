@@ -66,7 +66,9 @@ def test_meta_gradient_matches_central_finite_differences(name, getkey):
     _assert_grad_matches_central_fd(ALGOS[name](), _tiny(getkey()), _tasks(getkey()), getkey)
 
 
-@pytest.mark.parametrize("alpha_t", [pytest.param(-0.02, marks=pytest.mark.slow), 0.03])
+@pytest.mark.parametrize(
+    "alpha_t", [pytest.param(-0.02, marks=pytest.mark.slow), pytest.param(0.03, marks=pytest.mark.slow)]
+)
 def test_relu_maml_gradient_on_quadratic_tasks_matches_finite_differences(alpha_t, getkey):
     # Bernacchia 2021, Fig. 5 in miniature: 2-hidden-layer ReLU net, y = (w'x + b)^2 + z,
     # 1/2 MSE, one second-order inner step at a negative or positive rate. The inner gradient

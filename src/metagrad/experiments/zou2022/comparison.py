@@ -11,17 +11,17 @@ import dataclasses
 
 import numpy as np
 
-from metagrad.experiments._config import ConfigError, ExperimentConfig, param
+from metagrad.experiments._config import ExperimentConfig, param
 from metagrad.experiments._result import Seeds
 from metagrad.experiments._study import Check, Study, check_true
 from metagrad.experiments.zou2022._common import PAPER, _rng
-from metagrad.experiments.zou2022.estimates import _split_affine
+from metagrad.experiments.zou2022.estimates import SplitEstimates, _split_affine
 
 __all__ = ["Fig11Row2Config", "Fig11Row2Result", "fig11row2_study"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Fig11Row2Config(ExperimentConfig):
+class Fig11Row2Config(SplitEstimates, ExperimentConfig):
     """Fig. 11 row 2: Bernacchia 2021's Sec. 5.2 parameters and the two strategies' α grid."""
 
     n_t: int = param(5, "support points per training task (k1)", ge=1)
@@ -35,22 +35,6 @@ class Fig11Row2Config(ExperimentConfig):
     n_test: int = param(2000, "test tasks per training set", ge=10, cost=1)
     n_rep: int = param(50, "independent training sets averaged", ge=2, cost=1)
     n_alpha: int = param(41, "α_t grid points on [−2, 4] × k1/(2(k1+p+1))", ge=5, cost=1)
-
-    def check(self) -> None:
-        """The split MAML objective must be solvable: m n_v >= p."""
-        if self.m * self.n_v < self.p:
-            raise ConfigError(f"m*n_v={self.m * self.n_v} must be >= p={self.p} (solvable).")
-
-    @property
-    def est_nonoise(self) -> float:
-        """Corollary 2, Gaussian inputs, no noise (MSE): k1/(2(k1 + p + 1))."""
-        return self.n_t / (2 * (self.n_t + self.p + 1))
-
-    @property
-    def est_noise(self) -> float:
-        """Noise-aware split estimate k1 c*/2, c* = σ_a²/(σ_a²(k1+p+1) + σ²), σ_a² = ν²/p."""
-        sa2 = self.nu**2 / self.p
-        return self.n_t / 2 * sa2 / (sa2 * (self.n_t + self.p + 1) + self.sigma**2)
 
     @property
     def bernacchia_alpha_r(self) -> tuple[float, float]:

@@ -305,20 +305,9 @@ def fig9_claims(config: Fig9Config, res: Seeds[Fig9Result]) -> list[Check]:
 
 
 # ---------------------------------------------------------------- Fig 11: Bernacchia's setting
-@dataclasses.dataclass(frozen=True)
-class Fig11Config(ExperimentConfig):
-    """Fig. 11 (H.5): Bernacchia et al.'s linear regression with a train/validation split."""
-
-    n_t: int = param(5, "support points per task (k1)", ge=1)
-    n_v: int = param(25, "query points per task (k2)", ge=1)
-    m: int = param(40, "training tasks", ge=1)
-    p: int = param(30, "input dimension", ge=1)
-    sigma: float = param(0.2, "label-noise std", ge=0)
-    nu: float = param(0.2, "task spread: w ~ N(w0, ν²/p I)", gt=0)
-    w0_norm: float = param(0.0, "|w0| (direction e_1; Bernacchia 2021, Sec. 5.4 uses 0)", ge=0)
-    n_test: int = param(2000, "test tasks per training set", ge=10, cost=1)
-    n_rep: int = param(50, "independent training sets averaged", ge=1, cost=1)
-    n_alpha: int = param(41, "α grid points on [0, 4 k1/(2(k1+p+1))]", ge=5, cost=1)
+class SplitEstimates:
+    """Shared by the configs of Bernacchia's linear setting (Figs 11 rows 1-2): the solvability check
+    and the two α* estimates; needs fields n_t, n_v, m, p, sigma, nu."""
 
     def check(self) -> None:
         """The split MAML objective must be solvable: m n_v >= p."""
@@ -338,6 +327,22 @@ class Fig11Config(ExperimentConfig):
         """
         sa2 = self.nu**2 / self.p
         return self.n_t / 2 * sa2 / (sa2 * (self.n_t + self.p + 1) + self.sigma**2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fig11Config(SplitEstimates, ExperimentConfig):
+    """Fig. 11 (H.5): Bernacchia et al.'s linear regression with a train/validation split."""
+
+    n_t: int = param(5, "support points per task (k1)", ge=1)
+    n_v: int = param(25, "query points per task (k2)", ge=1)
+    m: int = param(40, "training tasks", ge=1)
+    p: int = param(30, "input dimension", ge=1)
+    sigma: float = param(0.2, "label-noise std", ge=0)
+    nu: float = param(0.2, "task spread: w ~ N(w0, ν²/p I)", gt=0)
+    w0_norm: float = param(0.0, "|w0| (direction e_1; Bernacchia 2021, Sec. 5.4 uses 0)", ge=0)
+    n_test: int = param(2000, "test tasks per training set", ge=10, cost=1)
+    n_rep: int = param(50, "independent training sets averaged", ge=1, cost=1)
+    n_alpha: int = param(41, "α grid points on [0, 4 k1/(2(k1+p+1))]", ge=5, cost=1)
 
     @property
     def alpha(self) -> np.ndarray:

@@ -10,6 +10,8 @@ import jax.random as jr
 import numpy as np
 from jax import Array
 
+from metagrad.sim._ts_rng import RNGS
+
 __all__ = ["SimConfig", "SimResult", "initial_weights"]
 
 
@@ -51,6 +53,10 @@ class SimConfig:
             both or neither.
         shared_init: True = one B and J(0) for all runs, different task streams (Fig. 2).
         n_eps: training sets averaged by the low-variance ε estimator at each record.
+        rng: stream of the direct simulator's Gaussian inputs: ``"counter"`` (default; Threefry-2x32
+            on (position, task) counters, one key per run, the fastest here) or ``jax.random``
+            keys of implementation ``"threefry"``, ``"rbg"``, ``"unsafe_rbg"`` (one per run and
+            task). Same key, same numbers, for each; the law is the same (standard normal).
     """
 
     N: int = 1000
@@ -72,6 +78,7 @@ class SimConfig:
     R0: float | tuple | None = None
     shared_init: bool = True
     n_eps: int = 4
+    rng: str = "counter"
 
     def __post_init__(self) -> None:
         for name in ("T", "Q0", "R0"):  # hashable (the config is a static jit argument)
@@ -94,6 +101,10 @@ class SimConfig:
             raise ValueError(f"activation={self.activation!r} must be 'erf' or 'linear'.")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma={self.gamma} must be in [0, 1] (1 = no variability).")
+        if self.rng not in RNGS:
+            raise ValueError(f"rng={self.rng!r} must be one of {RNGS}.")
+        if self.alpha_max * self.N >= 2**32:
+            raise ValueError(f"alpha_max={self.alpha_max}: at most 2**32 tasks (α N).")
         if self.D not in ("T", "I"):
             raise ValueError(f"D={self.D!r} must be 'T' or 'I'.")
         if (self.Q0 is None) != (self.R0 is None):

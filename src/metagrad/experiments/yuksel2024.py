@@ -344,7 +344,8 @@ study = Study(
     },
     cost={
         "quick": "~85 s CPU (260 s wall at load 22)",
-        "paper": "~15 min (10 runs; table1 alone measured 10 min 31 s)",
+        "paper": "11-22 min CPU (10 runs; measured 10 min 31 s wall at load 2, 1 h 35 min wall "
+        "/ 22 min CPU at load 3-22)",
     },
 )
 

@@ -180,20 +180,21 @@ def _time(run, number, repeat):
     return best
 
 
-def _torch_net(arch):
+def _torch_net(arch, filters=32, n_out=5):
+    """Conv-4 (`filters` wide, 28x28 inputs) or ResNet-12 in torch, `n_out` outputs."""
     from torch import nn
 
     if arch == "conv4":
         layers, c = [], 1
         for _ in range(4):
             layers += [
-                nn.Conv2d(c, 32, 3, padding=1),
-                nn.BatchNorm2d(32, track_running_stats=False),
+                nn.Conv2d(c, filters, 3, padding=1),
+                nn.BatchNorm2d(filters, track_running_stats=False),
                 nn.ReLU(),
                 nn.MaxPool2d(2),
             ]
-            c = 32
-        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(32, 5))
+            c = filters
+        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(filters, n_out))
 
     class Block(nn.Module):
         def __init__(self, a, b):
@@ -213,7 +214,7 @@ def _torch_net(arch):
 
     chans = (3, 64, 160, 320, 640)
     blocks = [Block(a, b) for a, b in zip(chans[:-1], chans[1:])]
-    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(640, 5))
+    return nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(640, n_out))
 
 
 FWDBWD = {"conv4": (320, 1, 28), "resnet12": (20, 3, 32)}  # batch, channels, side

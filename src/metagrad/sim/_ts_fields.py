@@ -30,13 +30,13 @@ __all__ = [
 
 def g(x: Array, activation: str) -> Array:
     """g(x) = erf(x/√2) or x."""
-    return erf(x / np.sqrt(2.0)) if activation == "erf" else x
+    return erf(x * float(1 / np.sqrt(2.0))) if activation == "erf" else x
 
 
 def gp(x: Array, activation: str) -> Array:
     """g'(x) = √(2/π) exp(−x²/2) or 1."""
     if activation == "erf":
-        return np.sqrt(2.0 / np.pi) * jnp.exp(-(x**2) / 2)
+        return float(np.sqrt(2.0 / np.pi)) * jnp.exp(-(x**2) / 2)
     return jnp.ones_like(x)
 
 
@@ -52,11 +52,12 @@ def task_from_fields(xt, lt, xv, lv, u, nt, nv, *, K, M, P, eta_w, activation):
     Args: training fields xt (P, K), label fields lt (P, M); validation xv (V, K), lv (V, M);
     teacher head u (M,); label noises nt (P,), nv (V,).
 
-    Returns: (w (K,), e (V,), h (V, K)).
+    Returns: (w (K,), e (V,), h (V, K)), in the dtype of the fields.
     """
-    s = g(lt, activation) @ u / np.sqrt(M) + nt
-    w = eta_w / (P * np.sqrt(K)) * g(xt, activation).T @ s
-    e = g(lv, activation) @ u / np.sqrt(M) + nv - g(xv, activation) @ w / np.sqrt(K)
+    rm, rk = float(1 / np.sqrt(M)), float(1 / np.sqrt(K))  # Python floats keep the input dtype
+    s = g(lt, activation) @ u * rm + nt
+    w = float(eta_w / P) * rk * g(xt, activation).T @ s
+    e = g(lv, activation) @ u * rm + nv - g(xv, activation) @ w * rk
     return w, e, e[:, None] * w[None, :] * gp(xv, activation)
 
 
@@ -77,10 +78,31 @@ def label_cov(C: Array, D: Array, K: int, gamma: float) -> Array:
     return A @ big @ A.T
 
 
+SMALL_CHOL = 8  # up to this size chol() is unrolled into elementwise operations
+
+
+def _chol_unrolled(C: Array) -> Array:
+    """Cholesky–Banachiewicz on a small (n, n) matrix, entry by entry (n ≤ SMALL_CHOL): a handful
+    of fused scalar operations instead of a LAPACK call per matrix inside the task loop. A
+    non-positive pivot gives a zero column (PSD limit) instead of NaN."""
+    n = C.shape[-1]
+    L = [[None] * n for _ in range(n)]
+    for j in range(n):
+        d = C[j, j] - sum((L[j][k] ** 2 for k in range(j)), 0.0)
+        ljj = jnp.sqrt(jnp.maximum(d, 0.0))
+        inv = jnp.where(ljj > 0, 1.0 / jnp.where(ljj > 0, ljj, 1.0), 0.0)
+        L[j][j] = ljj
+        for i in range(j + 1, n):
+            L[i][j] = (C[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), 0.0)) * inv
+    zero = jnp.zeros_like(C[0, 0])
+    return jnp.stack([jnp.stack([L[i][j] if j <= i else zero for j in range(n)]) for i in range(n)])
+
+
 def chol(C: Array) -> Array:
     """Cholesky factor of a PSD matrix with a relative jitter of 1e-13 (safe at rank deficiency)."""
     n = C.shape[-1]
-    return jnp.linalg.cholesky(C + (1e-13 * jnp.trace(C) / n + 1e-300) * jnp.eye(n))
+    C = C + (1e-13 * jnp.trace(C) / n + 1e-300) * jnp.eye(n)
+    return _chol_unrolled(C) if n <= SMALL_CHOL else jnp.linalg.cholesky(C)
 
 
 def eps_estimate(key, C, D, *, K, M, P, eta_w, gamma, noise, n_eps, activation):

@@ -13,7 +13,10 @@ Task-varying teacher (App. C): ΔB^t = chol(D) Z/√N with Z·ξ = A a + U b, A 
 components of Z along span{J, B}, U Uᵀ ~ Wishart_M(N − L, I) the Gram of the rest, b ~ N(0, I_M)
 per example; the complement of W loses M more dimensions. Cost per task O((P+V)(K+M)²), no
 N-vectors. The random numbers of a whole record block are drawn in two calls outside the task
-loop (one normal, one uniform array), which keeps the compiled task body free of PRNG code.
+loop (one normal, one uniform array), which keeps the compiled task body free of PRNG code; with
+``config.rng = "counter"`` (default) they come from the counter stream of ``_ts_rng`` (float32
+Box–Muller normals, float64 uniforms; streams t = 2b, 2b + 1 for record block b), otherwise from
+``jax.random`` (float64) with a key of that implementation.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from jax import Array
 
 from metagrad.sim._ts_config import SimConfig
 from metagrad.sim._ts_fields import chol, eps_estimate, task_from_fields, wishart, wishart_size
+from metagrad.sim._ts_rng import _IMPL, counter_normals, counter_uniforms, key_words
 
 __all__ = ["reduced_run"]
 
@@ -33,7 +37,7 @@ __all__ = ["reduced_run"]
 def _sizes(c: SimConfig) -> dict[str, int]:
     """Numbers of normals used per task, by purpose (the uniforms are the Wisharts')."""
     L, n = c.K + c.M, c.P + c.V
-    sz = {"u": c.M, "a": n * L, "noise": n, "W": wishart_size(c.K)[0]}
+    sz = {"u": c.M, "a": n * L, "noise": n if c.noise > 0 else 0, "W": wishart_size(c.K)[0]}
     if c.gamma < 1.0:
         sz.update(A=c.M * L, U=wishart_size(c.M)[0], b=n * c.M)
     return sz
@@ -61,18 +65,23 @@ def _task(state, rnd, T, Ld, c: SimConfig):
         b = r["b"].reshape(P + V, M)
         d = (a @ r["A"].reshape(M, L).T + b @ U.T) @ Ld.T / np.sqrt(c.N)
         lab, dof = c.gamma * lab + np.sqrt(1.0 - c.gamma**2) * d, dof - M
-    nz = np.sqrt(c.noise) * r["noise"]
+    nz = np.sqrt(c.noise) * r["noise"] if c.noise > 0 else jnp.zeros(P + V)
     kw = dict(K=K, M=M, P=P, eta_w=c.eta_w, activation=c.activation)
-    _, e, h = task_from_fields(f[:P, :K], lab[:P], f[P:, :K], lab[P:], r["u"], nz[:P], nz[P:], **kw)
-    xv, yv = f[P:, :K], f[P:, K:]
+    # the activations in float32 (float64 erf costs ~40 ns a value here, float32 ~1 ns), like the
+    # direct simulator's float32 fields; Q and R are updated in float64
+    f32 = [v.astype(jnp.float32) for v in (f[:, :K], lab, r["u"], nz)]
+    x32, l32, u32, n32 = f32
+    _, e, h = task_from_fields(x32[:P], l32[:P], x32[P:], l32[P:], u32, n32[:P], n32[P:], **kw)
+    e, h = e.astype(jnp.float64), h.astype(jnp.float64)
     cc, dec = c.eta_J / (c.N * V * np.sqrt(K)), 1.0 - c.lam * c.eta_J / c.N
-    ha = h.T @ a[P:]
+    ha = h.T @ a[P:]  # (K, L)
+    hf = ha @ S.T  # hᵀ f_val = hᵀ a_val Sᵀ: hᵀx_val, hᵀy_val
     quad = ha @ ha.T + wishart(r["W"], unif[:nu_W], dof, h.T @ h)
     if c.gamma < 1.0:
         hb = h.T @ b[P:]
         quad = quad + hb @ hb.T
-    Q = dec**2 * Q + dec * cc * (h.T @ xv + xv.T @ h) + cc**2 * quad
-    R = dec * R + cc * h.T @ yv
+    Q = dec**2 * Q + dec * cc * (hf[:, :K] + hf[:, :K].T) + cc**2 * quad
+    R = dec * R + cc * hf[:, K:]
     return (Q, R), 0.5 * jnp.mean(e**2)
 
 
@@ -86,18 +95,29 @@ def reduced_run(config: SimConfig, Q0: Array, R0: Array, T: Array, key: Array):
     n_z = sum(_sizes(c).values())
     n_u = wishart_size(c.K)[1] + (wishart_size(c.M)[1] if c.gamma < 1.0 else 0)
 
-    def block(state, k):
-        kz, ku, ke = jr.split(k, 3)
-        z = jr.normal(kz, (c.record_every, n_z))
-        u = jr.uniform(ku, (c.record_every, n_u), minval=1e-300)
+    k0, kb, kc = jr.split(key, 3)
+    kw = key_words(c.rng, kc, ())
+
+    def draws(k, b):
+        shape_z, shape_u = (c.record_every, n_z), (c.record_every, n_u)
+        if c.rng == "counter":
+            z = counter_normals(kw, 2 * b, shape_z).astype(jnp.float64)
+            return z, counter_uniforms(kw, 2 * b + 1, np.prod(shape_u)).reshape(shape_u)
+        kz, ku = jr.split(jr.wrap_key_data(jr.bits(k, kw.shape, jnp.uint32), impl=_IMPL[c.rng]))
+        return jr.normal(kz, shape_z), jr.uniform(ku, shape_u, minval=1e-300)
+
+    def block(state, kbi):
+        k, b = kbi
+        kd, ke = jr.split(k)
+        z, u = draws(kd, b)
         state, losses = jax.lax.scan(lambda s, r: _task(s, r, T, Ld, c), state, (z, u))
         Q, R = state
         eps = eps_estimate(ke, jnp.block([[Q, R], [R.T, T]]), D, **eps_kw)
         return state, (Q, R, eps, losses.mean() - c.noise / 2)
 
-    k0, kb = jr.split(key)
     eps0 = eps_estimate(k0, jnp.block([[Q0, R0], [R0.T, T]]), D, **eps_kw)
-    _, (Qs, Rs, eps, ma) = jax.lax.scan(block, (Q0, R0), jr.split(kb, c.n_records))
+    blocks = (jr.split(kb, c.n_records), jnp.arange(c.n_records, dtype=jnp.uint32))
+    _, (Qs, Rs, eps, ma) = jax.lax.scan(block, (Q0, R0), blocks)
     return (
         jnp.concatenate([Q0[None], Qs]),
         jnp.concatenate([R0[None], Rs]),

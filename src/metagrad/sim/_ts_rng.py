@@ -1,16 +1,16 @@
 r"""Gaussian input streams of the simulators: a counter-mode Threefry-2x32 stream and ``jax.random``.
 
 The direct simulator draws (P+V)·N standard normals per run and task, and drawing them is nearly all
-of its work (docs/benchmarks/ts_sim.md). On this CPU ``jax.random`` produces them at ~45 M per CPU
-second with threefry keys (its partitionable counter layout hashes 64-bit iota counters, which XLA
-does not vectorise) and at ~15–20 M with ``rbg`` / ``unsafe_rbg`` keys (XLA's RngBitGenerator),
-against ~55 M for NumPy's ziggurat. The ``"counter"`` stream below computes the *same* hash,
+of its work (docs/benchmarks/ts_sim.md). On this CPU ``jax.random`` produces float32 normals at
+~45 M per CPU second with threefry keys (~100 M with ``jax_threefry_partitionable`` off, a global
+switch) and at ~15–20 M with ``rbg`` / ``unsafe_rbg`` keys (XLA's RngBitGenerator), against ~55 M
+float64 for NumPy's ziggurat. The ``"counter"`` stream below computes the *same* hash,
 Threefry-2x32 with 20 rounds (Salmon et al. 2011; the function ``jax.random`` uses, checked bit for
 bit in tests/sim), on 32-bit counters (i, t): i = position in the task's draw, t = task index, with
 one 64-bit key per run. It runs at ~320 M words per CPU second here. Each pair of words gives two
-exact Gaussians by Box–Muller (:func:`box_muller`; ~2x the rate of the erf⁻¹ transform that
-``jax.random.normal`` uses, in float32), and the stream is reproducible: the same key gives the
-same numbers.
+Gaussians by Box–Muller (:func:`box_muller`; the transform ~2x the rate of the erf⁻¹ that
+``jax.random.normal`` uses; ~200 M normals per CPU second in all), and the stream is
+reproducible: the same key gives the same numbers.
 
 The other names select ``jax.random.normal`` with one key per run and task, of that implementation.
 """
@@ -23,7 +23,15 @@ import jax.random as jr
 import numpy as np
 from jax import Array
 
-__all__ = ["RNGS", "box_muller", "counter_normals", "key_words", "task_normals", "threefry2x32"]
+__all__ = [
+    "RNGS",
+    "box_muller",
+    "counter_normals",
+    "counter_uniforms",
+    "key_words",
+    "task_normals",
+    "threefry2x32",
+]
 
 RNGS = ("counter", "threefry", "rbg", "unsafe_rbg")
 _U = jnp.uint32
@@ -91,6 +99,16 @@ def counter_normals(kw: Array, t: Array, shape: tuple[int, ...]) -> Array:
     # materialise the words: otherwise XLA fuses the hash into every use and recomputes it
     y = jax.lax.optimization_barrier(y)
     return jnp.concatenate(box_muller(y[0], y[1]))[:n].reshape(shape)
+
+
+def counter_uniforms(kw: Array, t: Array, n: int) -> Array:
+    """n float64 uniforms on (0, 1] from the counter stream (kw, t): 53 bits from the two words of
+    the block at counter (j, t), u = (2²⁶⌊y0/2⁵⌋ + ⌊y1/2⁶⌋ + 1)/2⁵³."""
+    if n >= 2**32:
+        raise ValueError(f"n={n}: at most 2**32 uniforms per draw.")
+    y0, y1 = threefry2x32(kw[0], kw[1], jax.lax.iota(_U, n), jnp.full((n,), t, _U))
+    hi, lo = (y0 >> _U(5)).astype(jnp.float64), (y1 >> _U(6)).astype(jnp.float64)
+    return (hi * 2.0**26 + lo + 1.0) * 2.0**-53
 
 
 def key_words(rng: str, key: Array, shape: tuple[int, ...]) -> Array:

@@ -47,7 +47,8 @@ class FewshotConfig(ExperimentConfig):
     steps_per_epoch: int = param(266, "optimiser steps per epoch (1600 tasks / 6)", ge=1, cost=1)
     max_epochs: int = param(100, "epochs at most (early stopping ends runs)", ge=2, cost=1)
     patience: int = param(15, "early-stopping patience (epochs)", ge=1)
-    inner_lr: float = param(0.1, "MAML/ANIL inner learning rate")
+    inner_lr: float = param(0.1, "MAML/FO-MAML inner learning rate")
+    anil_inner_lr: float = param(0.1, "ANIL inner learning rate (the head's step)")
     inner_steps: int = param(5, "MAML/ANIL inner steps", ge=1)
     val_tasks: int = param(400, "validation episodes per epoch", ge=1)
     test_tasks: int = param(2000, "test episodes", ge=1, cost=1)
@@ -109,10 +110,10 @@ study = Study(
     paper="Wang, Zhao, Li 2021, ICML",
     config=FewshotConfig,
     presets={
-        "quick": {"dataset": "glyphs-quick", "backbone": "conv4", "filters": 16,
-                  "meta_batch": 2, "steps_per_epoch": 10, "max_epochs": 4, "patience": 4,
-                  "inner_steps": 1, "val_tasks": 20, "test_tasks": 100, "test_query": 5,
-                  "mtl_budgets": (0.5,), "penalties": (1e-4, 0.33, 3.0)},
+        "quick": {"dataset": "glyphs-quick", "backbone": "conv4", "filters": 16, "shots": (5,),
+                  "meta_batch": 2, "steps_per_epoch": 30, "max_epochs": 5, "patience": 5,
+                  "inner_steps": 1, "anil_inner_lr": 1.0, "val_tasks": 100, "test_tasks": 100,
+                  "test_query": 5, "mtl_budgets": (0.4,), "penalties": (1e-4, 0.33, 3.0)},
         "paper": {},
     },
     # quick: compilation-bound (14 trainings, 7 methods x 2 shots); a full quick run had not
@@ -126,7 +127,8 @@ def _train_cfg(config: FewshotConfig, method: str, shot: int, epochs: int) -> Tr
     return TrainConfig(
         method=method, n_way=config.n_way, n_shot=shot, n_query=config.n_query,
         meta_batch=config.meta_batch, steps_per_epoch=config.steps_per_epoch, max_epochs=epochs,
-        patience=config.patience, inner_lr=config.inner_lr, inner_steps=config.inner_steps,
+        patience=config.patience, inner_steps=config.inner_steps,
+        inner_lr=config.anil_inner_lr if method == "anil" else config.inner_lr,
         backbone=config.backbone, filters=config.filters, val_tasks=config.val_tasks,
         val_query=min(config.test_query, 15),
     )
@@ -249,12 +251,8 @@ def table3_claims(config: FewshotConfig, res: Seeds[FewshotResult]) -> list[Chec
                 "sanity check of training and testing; per-task 95% CI (one seed) or across seeds",
             ))
     if not _paper_scale(config):
-        out.append(check_true(
-            "MTL within 1 point of the best GBML method (Table 3): not tested at quick scale",
-            True, "quick scale", "paper scale",
-            "quick budgets (4 epochs of 10 steps, glyphs-quick) rank methods by how fast they "
-            "start learning, not by converged accuracy; run --scale paper",
-        ))
+        # Quick budgets (150 steps on glyphs-quick) rank methods by how fast they start
+        # learning, not by converged accuracy: Table 3's comparison is checked at paper scale.
         return out
     i_mtl = config.methods.index("mtl")
     others = [i for i in range(len(config.methods)) if i != i_mtl]
@@ -310,12 +308,16 @@ def table4_claims(config: FewshotConfig, res: Seeds[FewshotResult]) -> list[Chec
     out = [check_true("training cost measured for every trained method",
                       bool(np.all(np.isfinite(res.mean.cost_seconds) | np.isnan(res.mean.acc))),
                       "finite", "finite", "wall-clock of the training steps, same process")]
-    if "metaoptnet" not in config.methods or not _paper_scale(config):
+    if "metaoptnet" not in config.methods:
+        return out
+    i = config.methods.index("metaoptnet")
+    if not _paper_scale(config):
         out.append(check_true(
-            "MTL several-fold faster than MetaOptNet at equal accuracy (Table 4: 23x): "
-            "not tested at quick scale", True, "quick scale", "paper scale",
-            "quick runs (40 steps) are too short and noisy on a shared machine; "
-            "the speed-up is measured at paper scale, and in BENCHMARKS as a step-rate ratio",
+            "MTL's training cost below MetaOptNet's (Table 4: 23x; >= 3x checked at paper scale)",
+            bool(ratio[i] > 1), float(ratio[i]), "> 1",
+            "quick scale: equal step counts (no early stop within 5 epochs), so this is the "
+            "per-step cost ratio; the paper's 23x also counts MTL's fewer epochs, which only a "
+            "converged (paper-scale) run measures",
         ))
         return out
     i = config.methods.index("metaoptnet")
@@ -333,10 +335,16 @@ def fig2_claims(config: FewshotConfig, res: Seeds[FewshotResult]) -> list[Check]
     r = res.mean
     full = r.acc[config.methods.index("mtl"), -1]
     if not _paper_scale(config):
+        chance = 1.0 / config.n_way
+        i = config.methods.index("mtl")
+        cheaper = bool(np.all(r.budget_seconds < r.cost_seconds[i, -1]))
         return [check_true(
-            "cheaper MTL budgets lose <= 2.2 points (Fig. 2): not tested at quick scale", True,
-            f"budget accuracies {np.round(100 * r.budget_acc, 1).tolist()} vs {100 * full:.1f}",
-            "paper scale", "at quick scale the full budget is 4 epochs: far from converged",
+            "MTL's smaller epoch budgets cost less than its full run and learn (above chance)",
+            cheaper and bool(np.all(r.budget_acc > chance)),
+            f"costs {np.round(r.budget_seconds, 2).tolist()} s vs {r.cost_seconds[i, -1]:.2f} s; "
+            f"accuracies {np.round(100 * r.budget_acc, 1).tolist()} %", f"> {100 * chance:.0f} %",
+            "quick scale: the full budget (5 epochs) is far from converged, so Fig. 2's "
+            "'<= 2.2 points lost' is checked at paper scale only",
         )]
     loss = float(full - r.budget_acc.min())
     return [check_true("cheaper MTL budgets lose <= 2.2 points (Fig. 2)", loss <= 0.022, loss,
@@ -379,11 +387,13 @@ def table5_claims(config: FewshotConfig, res: Seeds[FewshotResult]) -> list[Chec
     interior = 0 < k < len(config.penalties) - 1
     name = "accuracy peaks at an interior p, above both ends by > 2 paired SE (Table 5)"
     if not _paper_scale(config):
+        chance = 1.0 / config.n_way
         return [check_true(
-            name + ": not required at quick scale", True,
-            f"peak p={config.penalties[k]:g}, gaps {np.round(gaps, 4).tolist()} "
-            f"(2 SE {np.round(2 * np.array(ses), 4).tolist()})", "paper scale",
-            "the paper's effect is < 1 point; a 4-epoch Conv-4 on 100 tasks may not resolve it",
+            "the logistic head learns at every penalty p (above chance)",
+            bool(np.all(r.l2_acc > chance)), np.round(r.l2_acc, 4).tolist(), f"> {chance:.2f}",
+            f"quick scale: peak at p={config.penalties[k]:g}, gaps to the ends "
+            f"{np.round(gaps, 4).tolist()} (2 SE {np.round(2 * np.array(ses), 4).tolist()}); "
+            "the paper's effect (< 1 point) is checked at paper scale only",
         )]
     return [check_true(name, bool(interior and resolved), config.penalties[k],
                        "interior, both gaps > 2 SE", "paired SE over the same test episodes")]

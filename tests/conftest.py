@@ -13,6 +13,9 @@ os.environ.setdefault(
     "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 )
 
+# Hermetic tests: the CLI's persistent compilation cache stays off unless a test turns it on.
+os.environ["METAGRAD_JAX_CACHE"] = "off"
+
 import jax  # noqa: E402
 import jax.random as jr  # noqa: E402
 import pytest  # noqa: E402

@@ -156,3 +156,46 @@ def test_divergent_training_is_recorded_not_a_crash(tmp_path):
     assert records[0]["status"] == "diverged" and isinstance(records[0]["info"]["step"], int)
     strict = runner.invoke(app, [*args, "--strict"])
     assert strict.exit_code == 1
+
+
+def test_compilation_cache_location_and_reuse(tmp_path, monkeypatch):
+    """METAGRAD_JAX_CACHE picks (or switches off) the CLI's persistent cache; a cleared process
+    cache then reads the compiled program back from disk instead of compiling it again."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from metagrad._env import compilation_cache_dir
+
+    for off in ("off", "0", ""):
+        monkeypatch.setenv("METAGRAD_JAX_CACHE", off)
+        assert compilation_cache_dir() is None
+    monkeypatch.delenv("METAGRAD_JAX_CACHE")
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax-own"))
+    assert compilation_cache_dir() == tmp_path / "jax-own"
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+    assert compilation_cache_dir() == Path.home() / ".cache" / "metagrad" / "jax"
+
+    script = """
+import jax, jax.numpy as jnp
+from metagrad._env import enable_compilation_cache_from_env
+hits = []
+jax.monitoring.register_event_listener(
+    lambda name, **kw: hits.append(name) if name.endswith("cache_hits") else None)
+assert enable_compilation_cache_from_env(min_compile_seconds=0.0) is not None
+f = lambda x: jnp.sin(x) @ jnp.cos(x).T
+jax.jit(f)(jnp.ones((3, 3))).block_until_ready()
+first = len(hits)
+jax.clear_caches()
+jax.jit(f)(jnp.ones((3, 3))).block_until_ready()
+print(first, len(hits))
+"""
+    env = {**os.environ, "METAGRAD_JAX_CACHE": str(tmp_path / "cache")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = map(int, out.stdout.split())
+    assert first == 0 and second >= 1
+    assert any((tmp_path / "cache").iterdir())

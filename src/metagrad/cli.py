@@ -106,6 +106,7 @@ def _check_costs(specs, n_seeds: int, *, force: bool, max_hours: float) -> None:
 
 def _execute(specs, *, seeds, scale, results, executor, scheduler, workers, progress=True):
     """Run the points of several (study, figures, config) specs in one executor; save each figure."""
+    from metagrad._env import enable_compilation_cache_from_env
     from metagrad.report.html import save_study_run
 
     try:
@@ -115,6 +116,7 @@ def _execute(specs, *, seeds, scale, results, executor, scheduler, workers, prog
         _fail(str(err))
     all_points = [study_points(study, cfg, seeds) for study, _, cfg in specs]
     flat = [p for pts in all_points for p in pts]
+    enable_compilation_cache_from_env()  # a second run of a compile-bound study skips XLA
     try:
         ex = make_executor(executor, workers=workers, scheduler=scheduler)
     except (ValueError, ConnectionError) as err:

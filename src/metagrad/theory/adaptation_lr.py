@@ -39,6 +39,8 @@ __all__ = [
     "MomentSums",
     "alpha_from_c",
     "alpha_star_anil_classification",
+    "alpha_star_anil_features",
+    "anil_feature_variance",
     "alpha_star_heuristic",
     "alpha_star_cov",
     "alpha_star_finite",
@@ -403,6 +405,60 @@ def alpha_star_anil_classification(*, n_way: int, n_shot: int, sigma2: ArrayLike
         sigma2: σ̂², second moment of the backbone's feature entries, > 0.
     """
     return alpha_star_heuristic(N=1, K=n_way * n_shot, d=n_way * n_shot, sigma2=sigma2)
+
+
+def anil_feature_variance(*, F: ArrayLike, centre: bool = True) -> np.ndarray:
+    r"""σ̂² of the ANIL estimate (Zou 2022, App. H.3) from the features of one or more tasks.
+
+    The rows are L2-normalised first, F = (F_1/‖F_1‖, …, F_n/‖F_n‖). With ``centre`` (default)
+    σ̂² is the mean over the h coordinates of the per-coordinate variance over the n rows
+    (ddof 0), i.e. the mean diagonal of the covariance (F − F̄)ᵀ(F − F̄)/n, which equals
+    (1 − ‖F̄‖²)/h. Without it, the mean diagonal of FᵀF/n, which is exactly 1/h for unit rows
+    whatever the features (so an "online" estimate would be a constant); see docs/zou2022.md.
+
+    Args:
+        F: features, shape ``(..., n, h)`` (n = N_way·N_shot support rows per task); a zero
+            row stays zero.
+        centre: subtract the per-coordinate mean over the n rows (default True).
+
+    Returns:
+        σ̂², float64, shape ``F.shape[:-2]`` (one value per task).
+    """
+    F = np.asarray(F, dtype=np.float64)
+    if F.ndim < 2 or F.shape[-2] < 1 or F.shape[-1] < 1:
+        raise ValueError(f"F has shape {F.shape}: expected (..., n, h) with n, h >= 1.")
+    norms = np.linalg.norm(F, axis=-1, keepdims=True)
+    U = F / np.maximum(norms, 1e-12)
+    if centre:
+        U = U - U.mean(axis=-2, keepdims=True)
+    return (U**2).mean(axis=(-2, -1))
+
+
+def alpha_star_anil_features(
+    *, F: ArrayLike, n_way: int, n_shot: int, centre: bool = True
+) -> float:
+    r"""Online ANIL estimate α* = 1/(2·N_way·N_shot·σ̂²) from support features (Zou 2022, App. H.3).
+
+    σ̂² is `anil_feature_variance` of each task averaged over the tasks (a meta-batch), then
+    `alpha_star_anil_classification`. In training the estimate feeds the buffer
+    α_buf ← 0.9·α_buf + 0.1·α* (`metagrad.train.TrainConfig`, ``inner_lr_rule='online'``).
+
+    Args:
+        F: support features of one task ``(n, h)`` or of a meta-batch ``(tasks, n, h)``,
+            n = n_way·n_shot; rows are L2-normalised here.
+        n_way, n_shot: classes per task and support examples per class, >= 1.
+        centre: see `anil_feature_variance`.
+
+    Returns:
+        α* (the inner learning rate of cross-entropy on the head), a float.
+    """
+    for name, v in (("n_way", n_way), ("n_shot", n_shot)):
+        if int(v) < 1:
+            raise ValueError(f"{name}={v} is out of range: expected >= 1.")
+    sigma2 = float(np.mean(anil_feature_variance(F=F, centre=centre)))
+    if not sigma2 > 0:
+        raise ValueError("F: all normalised support features coincide (σ̂² = 0): α* is infinite.")
+    return float(alpha_star_anil_classification(n_way=n_way, n_shot=n_shot, sigma2=sigma2))
 
 
 def cor1_bounds(*, sigma2, d) -> tuple[np.ndarray, np.ndarray]:

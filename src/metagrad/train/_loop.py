@@ -6,6 +6,11 @@ so the data of any step depend only on the run's key and the step's position: a 
 draws exactly what an uninterrupted run draws. Then validation on the same `val_tasks`
 validation-class episodes every epoch; the best epoch's parameters are kept; reduce-on-plateau
 and early stopping are fed the validation accuracy. The state is checkpointed after every epoch.
+
+With ``inner_lr_rule='online'`` (ANIL on normalised features, Zou, Liu, Li 2022, App. H.3) the
+inner learning rate is a buffer in the state (checkpointed with it): before every meta-step the
+estimate α* of that meta-batch's support features updates it, α_buf ← d·α_buf + (1 − d)·α*, and
+the step adapts with the new α_buf (a traced scalar: no recompilation as it changes).
 """
 
 from __future__ import annotations
@@ -26,11 +31,11 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from metagrad.algorithms import DivergenceError
+from metagrad.algorithms import DivergenceError, cross_entropy
 from metagrad.data import ClassDataset, EpisodeSampler, EvalResult, check_episode_shape, evaluate
 from metagrad.train._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from metagrad.train._config import TrainConfig
-from metagrad.train._methods import build, make_model, split_key, test_head
+from metagrad.train._methods import alpha_star_online, build, make_model, split_key, test_head
 
 __all__ = ["TrainResult", "evaluate_trained", "train"]
 
@@ -48,7 +53,11 @@ class TrainResult:
         config: the `TrainConfig`.
         history: per-epoch arrays `[epochs]`: ``loss`` (mean training loss), ``val_acc``,
             ``val_ci95`` (per-task 95% interval), ``lr`` (learning rate used in the epoch),
-            ``train_seconds`` and ``val_seconds``.
+            ``train_seconds``, ``val_seconds``, ``inner_lr`` (MAML family: the inner learning
+            rate at the end of the epoch, used by its validation; the online buffer α_buf
+            with ``inner_lr_rule='online'``); with the online rule also ``alpha_star`` (mean of
+            the epoch's per-step α* estimates); with `test_tasks` > 0 also ``test_loss`` and
+            ``test_acc`` (mean query cross-entropy and accuracy after adaptation).
         best_epoch: index of the best validation epoch; best_val_acc: its accuracy.
         epochs: epochs run; stopped_early: whether early stopping ended the run.
         meta_steps: optimiser steps; images: images through the backbone in training.
@@ -56,6 +65,8 @@ class TrainResult:
             val_seconds: of validation; wall_seconds: whole run (over resumptions: the sum).
         steps_per_second, images_per_second: `meta_steps / train_seconds`, `images / ...`.
         resumed_from: epochs already done in the checkpoint the run resumed from (0: fresh).
+
+    With ``inner_lr_rule='online'``, `algorithm.lr` is the buffer α_buf of the best epoch.
     """
 
     params: Any
@@ -81,6 +92,7 @@ class _State(eqx.Module):
     opt_state: Any
     plateau: Any
     best_params: Any
+    alpha_buf: Any = None  # online inner-lr buffer (a float32 scalar), None for a fixed lr
 
 
 @eqx.filter_jit
@@ -90,6 +102,48 @@ def _step(algorithm, optimizer, params, opt_state, scale, tasks):
     updates, opt_state = optimizer.update(grads, opt_state, arrays)
     updates = jax.tree.map(lambda u: jnp.asarray(scale, u.dtype) * u, updates)
     return eqx.apply_updates(params, updates), opt_state, metrics["loss"], optax.tree.norm(grads)
+
+
+@eqx.filter_jit
+def _step_online(algorithm, optimizer, params, opt_state, scale, tasks, alpha_buf, decay, shape):
+    """`_step` with the App. H.3 buffer: α* from this meta-batch's support, update, adapt."""
+    n_way, n_shot = shape
+    feats = jax.vmap(params.features)(tasks.x_support)
+    a_star = alpha_star_online(jax.lax.stop_gradient(feats), n_way, n_shot).astype(alpha_buf.dtype)
+    alpha_buf = jnp.where(decay >= 1, alpha_buf, decay * alpha_buf + (1 - decay) * a_star)
+    algorithm = eqx.tree_at(lambda a: a.lr, algorithm, alpha_buf)
+    params, opt_state, loss, gnorm = _step(algorithm, optimizer, params, opt_state, scale, tasks)
+    return params, opt_state, loss, gnorm, alpha_buf, a_star
+
+
+def _with_lr(algorithm, alpha_buf):
+    """The algorithm adapting with the online buffer (unchanged for a fixed inner lr)."""
+    if alpha_buf is None:
+        return algorithm
+    return eqx.tree_at(lambda a: a.lr, algorithm, jnp.asarray(alpha_buf, jnp.float32))
+
+
+@eqx.filter_jit
+def _adapted_metrics(algorithm, model, tasks):
+    def one(task):
+        logits = algorithm.adapt(model, task.support)(task.x_query)
+        return cross_entropy(logits, task.y_query), jnp.mean(jnp.argmax(logits, -1) == task.y_query)
+
+    return jax.lax.map(one, tasks)
+
+
+def _test_metrics(config, algorithm, params, dataset, key) -> tuple[float, float]:
+    """Mean query loss and accuracy after adaptation on `config.test_tasks` test episodes."""
+    steps = config.test_inner_steps or config.inner_steps
+    algo = dataclasses.replace(algorithm, steps=steps)
+    sampler = EpisodeSampler(dataset.split("test"), config.n_way, config.n_shot, config.val_query)
+    losses, accs = [], []
+    for i, start in enumerate(range(0, config.test_tasks, 100)):
+        tasks = sampler.sample(jr.fold_in(key, i), min(100, config.test_tasks - start))
+        loss, acc = _adapted_metrics(algo, params, tasks)
+        losses.append(np.asarray(loss, np.float64))
+        accs.append(np.asarray(acc, np.float64))
+    return float(np.concatenate(losses).mean()), float(np.concatenate(accs).mean())
 
 
 def _validate(config, algorithm, params, dataset, key, *, n_tasks, n_query, split, head=None):
@@ -233,6 +287,9 @@ def train(
     train_ds, val_ds = dataset.split("train"), dataset.split("val")
     check_episode_shape(train_ds, n_way=config.n_way, n_shot=config.n_shot, n_query=config.n_query)
     check_episode_shape(val_ds, n_way=config.n_way, n_shot=config.n_shot, n_query=config.val_query)
+    if config.test_tasks:
+        check_episode_shape(dataset.split("test"), n_way=config.n_way, n_shot=config.n_shot,
+                            n_query=config.val_query)
     t_wall = time.perf_counter()
     k_model, k_head, k_train, k_val = split_key(key)
     if model is None:
@@ -240,9 +297,12 @@ def train(
     algorithm, params = build(config, model, train_ds.n_classes, key=k_head)
     optimizer, plateau = _optimizer(config)
     arrays = eqx.filter(params, eqx.is_inexact_array)
-    state = _State(params, optimizer.init(arrays), plateau.init(arrays), params)
+    online = config.inner_lr_rule == "online"
+    buf = jnp.asarray(config.inner_lr, jnp.float32) if online else None
+    state = _State(params, optimizer.init(arrays), plateau.init(arrays), params, buf)
     book = {"epoch": 0, "best_epoch": -1, "best_val_acc": -1.0, "bad_epochs": 0, "history": [],
-            "train_seconds": 0.0, "val_seconds": 0.0, "wall_seconds": 0.0}
+            "train_seconds": 0.0, "val_seconds": 0.0, "wall_seconds": 0.0,
+            "best_inner_lr": config.inner_lr}
     run_dir = None if run_dir is None else Path(run_dir)
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -251,7 +311,7 @@ def train(
     if run_dir is not None and (run_dir / CHECKPOINT).exists():
         state, header = load_checkpoint(run_dir / CHECKPOINT, state)
         _check_header(run_dir / CHECKPOINT, header, expected)
-        book = {k: header[k] for k in book}
+        book = {k: header.get(k, v) for k, v in book.items()}
         resumed_from = book["epoch"]
         _rewrite_log(run_dir / METRICS, resumed_from)
     sampler = EpisodeSampler(train_ds, config.n_way, config.n_shot, config.n_query)
@@ -276,10 +336,19 @@ def _epoch(config, algorithm, optimizer, plateau, state, sampler, dataset, k_tra
     ke = jr.fold_in(k_train, epoch)
     scale = state.plateau.scale
     params, opt_state, losses, norms = state.params, state.opt_state, [], []
+    buf, a_stars = state.alpha_buf, []
+    decay = jnp.asarray(config.online_decay, jnp.float32)  # traced: any decay, one compilation
     t0 = time.perf_counter()
     for s in range(config.steps_per_epoch):
         tasks = sampler.sample(jr.fold_in(ke, s), config.meta_batch)
-        params, opt_state, loss, gnorm = _step(algorithm, optimizer, params, opt_state, scale, tasks)
+        if buf is None:
+            params, opt_state, loss, gnorm = _step(
+                algorithm, optimizer, params, opt_state, scale, tasks)
+        else:
+            params, opt_state, loss, gnorm, buf, a_star = _step_online(
+                algorithm, optimizer, params, opt_state, scale, tasks, buf, decay,
+                (config.n_way, config.n_shot))
+            a_stars.append(a_star)
         losses.append(loss)
         norms.append(gnorm)
         bar.advance(task)
@@ -296,14 +365,20 @@ def _epoch(config, algorithm, optimizer, plateau, state, sampler, dataset, k_tra
             meta_step=step, task=None, inner_step=None, lr=config.lr,
         )
     t0 = time.perf_counter()
-    val = _validate(config, algorithm, params, dataset, k_val, n_tasks=config.val_tasks,
+    algo_now = _with_lr(algorithm, buf)
+    val = _validate(config, algo_now, params, dataset, k_val, n_tasks=config.val_tasks,
                     n_query=config.val_query, split="val")
+    if config.test_tasks:
+        test_loss, test_acc = _test_metrics(config, algo_now, params, dataset,
+                                            jr.fold_in(k_val, 7919))
     t_val = time.perf_counter() - t0
     plateau_state = _plateau_update(plateau, state.plateau, jnp.asarray(1.0 - val.accuracy, jnp.float32))
     best = state.best_params
     if val.accuracy > book["best_val_acc"]:
         best, book["best_val_acc"], book["best_epoch"], book["bad_epochs"] = (
             params, val.accuracy, epoch, 0)
+        if buf is not None:
+            book["best_inner_lr"] = float(buf)
     else:
         book["bad_epochs"] += 1
     row = {"epoch": epoch, "loss": float(losses.mean()), "val_acc": val.accuracy,
@@ -311,19 +386,29 @@ def _epoch(config, algorithm, optimizer, plateau, state, sampler, dataset, k_tra
            "train_seconds": t_train, "val_seconds": t_val,
            "steps_per_second": config.steps_per_epoch / t_train,
            "images_per_second": config.steps_per_epoch * config.images_per_step / t_train}
+    if config.method in ("maml", "fo_maml", "anil"):
+        row["inner_lr"] = config.inner_lr if buf is None else float(buf)
+    if buf is not None:
+        row["alpha_star"] = float(np.mean(jax.device_get(a_stars)))
+    if config.test_tasks:
+        row["test_loss"], row["test_acc"] = test_loss, test_acc
     book["history"].append(row)
     book["epoch"] = epoch + 1
     book["train_seconds"] += t_train
     book["val_seconds"] += t_val
     bar.update(task, info=f"loss {row['loss']:.3f}  val {100 * val.accuracy:.1f}%  "
                           f"lr {row['lr']:.1e}")
-    return _State(params, opt_state, plateau_state, best), row
+    return _State(params, opt_state, plateau_state, best, buf), row
 
 
 def _result(config, algorithm, state, book, resumed_from) -> TrainResult:
     hist = book["history"]
-    keys = ("loss", "val_acc", "val_ci95", "lr", "train_seconds", "val_seconds")
-    history = {k: np.array([r[k] for r in hist], np.float64) for k in keys}
+    keys = ("loss", "val_acc", "val_ci95", "lr", "train_seconds", "val_seconds", "inner_lr",
+            "alpha_star", "test_loss", "test_acc")
+    history = {k: np.array([r[k] for r in hist], np.float64) for k in keys
+               if not hist or k in hist[0]}
+    if config.inner_lr_rule == "online":
+        algorithm = _with_lr(algorithm, book["best_inner_lr"])
     steps = book["epoch"] * config.steps_per_epoch
     t = max(book["train_seconds"], 1e-12)
     return TrainResult(

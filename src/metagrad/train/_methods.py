@@ -19,16 +19,21 @@ from metagrad.algorithms import (
     anil,
     cross_entropy,
     fo_maml,
+    head_only,
     init_mtl,
     maml,
 )
+from metagrad.algorithms._adapt import adapt_with_losses
 from metagrad.algorithms._metaoptnet import MetaOptNet, svm_logits
 from metagrad.data import l2_normalize, make_head
 from metagrad.models import Conv4, ResNet12
 from metagrad.tasks._task import Task
 from metagrad.train._config import TrainConfig
 
-__all__ = ["NormalizedMTL", "backbone_of", "build", "make_model", "test_head"]
+__all__ = [
+    "NormalizedANIL", "NormalizedHead", "NormalizedMTL", "alpha_star_online", "backbone_of", "build", "make_model",
+    "test_head",
+]
 
 
 class NormalizedMTL(AbstractMetaAlgorithm):
@@ -44,6 +49,68 @@ class NormalizedMTL(AbstractMetaAlgorithm):
         y = jnp.concatenate([task.y_support, task.y_query], axis=0)
         logits = l2_normalize(params.model.features(x)) @ params.heads[task.classes].T
         return cross_entropy(logits, y), {}
+
+
+class NormalizedHead(eqx.Module):
+    r"""A network whose linear head sees L2-normalised features: logits $W\bar\phi(x) + b$.
+
+    $\bar\phi = \phi/\|\phi\|$ with $\phi$ = `backbone.features` (Zou, Liu, Li 2022,
+    Sec. 5.1: "we normalize the features before the last layer"). `head` is a copy of the
+    backbone's head at construction; the backbone's own head is not used. ANIL adapts `head`.
+    """
+
+    backbone: eqx.Module
+    head: eqx.nn.Linear
+
+    def features(self, x: Array) -> Array:
+        """L2-normalised features `[n, h]` of a batch."""
+        return l2_normalize(self.backbone.features(x))
+
+    def __call__(self, x: Array) -> Array:
+        """Logits `[n, n_out]`."""
+        return self.features(x) @ self.head.weight.T + self.head.bias
+
+
+class _Linear(eqx.Module):
+    """A linear head applied to features (the adapted part of `NormalizedANIL`)."""
+
+    head: eqx.nn.Linear
+
+    def __call__(self, f: Array) -> Array:
+        return f @ self.head.weight.T + self.head.bias
+
+
+class NormalizedANIL(MAML):
+    """ANIL on a `NormalizedHead` model, the backbone evaluated once per support set.
+
+    The same function as `algorithms.anil` (head-only adaptation) on that model: the inner loop
+    adapts `model.head` on the support features `model.features(x)`, which are computed once
+    and stay differentiable with respect to the backbone (second order unless `first_order`),
+    instead of re-running the backbone at every inner step.
+    """
+
+    def adapt_with_losses(
+        self, model: eqx.Module, support: tuple[Array, Array]
+    ) -> tuple[eqx.Module, Array]:
+        """The model with its head adapted on the support features, and the inner losses."""
+        x, y = support
+        head, losses = adapt_with_losses(
+            _Linear(model.head), (model.features(x), y), loss=self.loss, lr=self.lr,
+            steps=self.steps, first_order=self.first_order,
+        )
+        return eqx.tree_at(lambda m: m.head, model, head.head), losses
+
+
+def alpha_star_online(features: Array, n_way: int, n_shot: int) -> Array:
+    """App. H.3 estimate 1/(2·n_way·n_shot·σ̂²) from support features `[tasks, n, h]` (JAX).
+
+    The traced twin of `metagrad.theory.adaptation_lr.alpha_star_anil_features` (centred σ̂²,
+    mean over tasks), used inside the jitted meta-step.
+    """
+    u = l2_normalize(features)
+    u = u - jnp.mean(u, axis=-2, keepdims=True)
+    sigma2 = jnp.mean(u**2)
+    return 1.0 / (2.0 * n_way * n_shot * sigma2)
 
 
 def make_model(config: TrainConfig, image_shape: tuple[int, int, int], *, key: PRNGKeyArray):
@@ -67,6 +134,11 @@ def build(
     if m == "mtl":
         algo = NormalizedMTL() if config.normalize else MTL()
         return algo, init_mtl(model, n_train_classes, n, key=key)
+    if config.head_normalize:
+        model = NormalizedHead(model, model.head)
+        if m == "anil":
+            return NormalizedANIL(loss=cross_entropy, lr=config.inner_lr,
+                                  steps=config.inner_steps, adapt_filter=head_only), model
     inner = {"loss": cross_entropy, "lr": config.inner_lr, "steps": config.inner_steps}
     algos = {
         "maml": lambda: maml(**inner),

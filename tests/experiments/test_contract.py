@@ -39,6 +39,12 @@ QUICK_FAST = 10.0
 cheapest study of wang2024 (REPRESENTATIVES); the others (compilation-bound, 30-70 s each
 on the 2-core CI machine) run with ``pytest -m slow``, and their claims with ``metagrad reproduce --quick``."""
 REPRESENTATIVES = {"wang2024.linear"}
+KNOWN_QUICK_FAILURES = {
+    "zou2022.fig3": "the online α* run learns slower than the fixed α = 2.0 at quick scale "
+    "(docs/zou2022.md#fig3): a paper claim that does not reproduce there, kept failing",
+}
+"""Figures whose quick-scale claims fail for a documented reason: strict xfail, so a change that
+makes them pass (or fail differently: the test still runs) is noticed."""
 
 
 def _slow(study_id: str, above: float) -> bool:
@@ -59,6 +65,18 @@ def _by_figure():
     return out
 
 
+def _claims_by_figure():
+    """`_by_figure`, with the documented quick-scale failures as strict xfails."""
+    out = []
+    for p in _by_figure():
+        (f,) = p.values
+        marks = list(p.marks)
+        if f in KNOWN_QUICK_FAILURES:
+            marks.append(pytest.mark.xfail(reason=KNOWN_QUICK_FAILURES[f], strict=True))
+        out.append(pytest.param(f, marks=marks))
+    return out
+
+
 def _by_study(slow_above: float | None = None):
     """Study ids grouped for xdist; those whose quick cost exceeds `slow_above` seconds are slow."""
 
@@ -69,7 +87,7 @@ def _by_study(slow_above: float | None = None):
     return [pytest.param(s, marks=marks(s)) for s in sorted(STUDIES)]
 
 
-@pytest.mark.parametrize("fig_id", _by_figure())
+@pytest.mark.parametrize("fig_id", _claims_by_figure())
 def test_quick_claims_pass(fig_id):
     fig = FIGURES[fig_id]
     cfg, result = _quick(fig.study.id)

@@ -116,10 +116,10 @@ study = Study(
                   "test_query": 5, "mtl_budgets": (0.4,), "penalties": (1e-4, 0.33, 3.0)},
         "paper": {},
     },
-    # quick: compilation-bound (14 trainings, 7 methods x 2 shots); a full quick run had not
-    # finished after 22 min at load 9-12 on the shared 2-core machine, 2 of 14 trainings took
-    # 8.7 min at load 15-20 (docs/training.md). paper: an extrapolation, not measured.
-    cost={"quick": "~23 min (measured at load 4-12)", "paper": "~400 h (extrapolated, not run)"},
+    # quick: compilation-bound (7 trainings, each compiles its step and its test head);
+    # measured 542 s CPU, 25 min wall at load 10-16 (docs/training.md). paper: extrapolated.
+    cost={"quick": "~9 min CPU (25 min wall at load 10-16)",
+          "paper": "~400 h (extrapolated, not run)"},
 )
 
 

@@ -112,6 +112,29 @@ def test_pool_ties_route_to_the_first_maximum(getkey):
     np.testing.assert_array_equal(ours, ref)
 
 
+def test_conv4_fast_gradient_under_jit_float32(getkey):
+    """Regression: jitted float32 gradients of the fast Conv-4 equal the plain layers'.
+
+    The pool's backward once recomputed its mask by comparing the input with the pooled output;
+    under jit XLA evaluated the input in two fusions that rounded differently, and 7–27 % of the
+    conv-weight gradient went to the wrong window entries (found by the PyTorch training
+    benchmark, docs/benchmarks/train_torch.md). Float64 and tiny shapes do not show it, this
+    shape (10 images 28×28, 16 filters) did.
+    """
+    x = jr.uniform(getkey(), (10, 1, 28, 28), dtype=jnp.float32)
+    y = jr.randint(getkey(), (10,), 0, 5)
+    key = getkey()
+
+    def grad(impl):
+        m = Conv4(5, 16, in_channels=1, image_size=28, conv_impl=impl, key=key)
+        return jax.jit(jax.grad(lambda mm: cross_entropy(mm(x), y)))(m)
+
+    fast, plain = grad("fast"), grad("xla")
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(plain)):
+        # conv biases feed BatchNorm, so their true gradient is 0 and both are round-off (~1e-7)
+        assert float(jnp.linalg.norm(a - b)) <= 1e-4 * float(jnp.linalg.norm(b)) + 1e-5
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -169,25 +169,33 @@ def _max_pool_even(x: Array) -> Array:
     return jnp.max(_pool_windows(x), axis=(2, 4))
 
 
-def _pool_fwd(x):
-    y = _max_pool_even(x)
-    return y, (x, y)
-
-
-def _pool_bwd(res, g):
-    x, y = res
+def _window_candidates(x: Array) -> Array:
+    """The four entries of each 2×2 window, row-major, on a last axis: `[n, h/2, w/2, c, 4]`."""
     x6 = _pool_windows(x)
-    # Route the gradient to the first maximum of each window (row-major), as `reduce_window`
-    # does: a valid subgradient also when a window holds ties.
-    h00 = x6[:, :, 0, :, 0, :] == y
-    h01 = (x6[:, :, 0, :, 1, :] == y) & ~h00
-    taken = h00 | h01
-    h10 = (x6[:, :, 1, :, 0, :] == y) & ~taken
-    h11 = ~(taken | h10)
+    return jnp.stack(
+        [x6[:, :, 0, :, 0, :], x6[:, :, 0, :, 1, :], x6[:, :, 1, :, 0, :], x6[:, :, 1, :, 1, :]],
+        axis=-1,
+    )
+
+
+def _pool_fwd(x):
+    # The winner of each window is chosen once, here, and the output is read from it: the
+    # backward routes by this index and never compares floats again. (Comparing a recomputed
+    # input with the pooled output can fail under jit, where XLA may evaluate the input in two
+    # fusions that round differently; every mismatch sent the gradient to the wrong entry.)
+    cand = _window_candidates(x)
+    idx = jnp.argmax(cand, axis=-1)  # the first maximum, as `reduce_window`'s gradient
+    y = jnp.take_along_axis(cand, idx[..., None], axis=-1)[..., 0]
+    return y, idx.astype(jnp.int8)
+
+
+def _pool_bwd(idx, g):
     zero = jnp.zeros_like(g)
-    row0 = jnp.stack([jnp.where(h00, g, zero), jnp.where(h01, g, zero)], axis=3)
-    row1 = jnp.stack([jnp.where(h10, g, zero), jnp.where(h11, g, zero)], axis=3)
-    return (jnp.stack([row0, row1], axis=2).reshape(x.shape),)
+    h = [jnp.where(idx == k, g, zero) for k in range(4)]
+    row0 = jnp.stack(h[:2], axis=3)
+    row1 = jnp.stack(h[2:], axis=3)
+    n, h2, w2, c = g.shape
+    return (jnp.stack([row0, row1], axis=2).reshape(n, 2 * h2, 2 * w2, c),)
 
 
 _max_pool_even.defvjp(_pool_fwd, _pool_bwd)
@@ -196,9 +204,8 @@ _max_pool_even.defvjp(_pool_fwd, _pool_bwd)
 def max_pool_2x2_nhwc(x: Array) -> Array:
     """2×2 max-pooling with stride 2 (floor) of `[n, h, w, c]`.
 
-    Backward: the gradient goes to the (first) maximum of each window, a mask computed from
-    the input and the pooled output; linear in the incoming gradient, so it differentiates
-    again. Max-pooling commutes with any increasing elementwise map (ReLU, LeakyReLU), so
+    Backward: the gradient goes to the (first) maximum of each window, by the window index
+    chosen in the forward pass; linear in the incoming gradient, so it differentiates again. Max-pooling commutes with any increasing elementwise map (ReLU, LeakyReLU), so
     `act(pool(x)) == pool(act(x))` and the callers activate after pooling, on 4× fewer values.
     """
     h, w = x.shape[1], x.shape[2]

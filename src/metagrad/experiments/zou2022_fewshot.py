@@ -267,13 +267,8 @@ def fig3_claims(config: Fig3Config, res: Seeds[Fig3Result]) -> list[Check]:
     ))
     name = "both runs end similar: final test accuracy within 2 SE (paired over seeds)"
     if config.meta_steps < PAPER_STEPS:
-        final = np.nanmean(acc[:, :, -1], axis=1)
-        out.append(check_true(
-            name + ": not tested below the paper's 4e4 meta-steps", True,
-            f"final acc online {100 * final[0]:.1f}%, fixed {100 * final[1]:.1f}%", "paper scale",
-            f"the paper's claim is about the end of 4e4 meta-steps; this run has "
-            f"{config.meta_steps}: the curves are still far from converged",
-        ))
+        # The claim is about the end of 4e4 meta-steps; shorter runs are far from converged,
+        # so it is checked only at that length (the final accuracies are in the plot).
         return out
     da = acc[0, :, -1] - acc[1, :, -1]
     n = int(np.isfinite(da).sum())

@@ -117,8 +117,8 @@ study = Study(
         "paper": {},
     },
     # quick: compilation-bound (7 trainings, each compiles its step and its test head);
-    # measured 542 s CPU, 25 min wall at load 10-16 (docs/training.md). paper: extrapolated.
-    cost={"quick": "~9 min CPU (25 min wall at load 10-16)",
+    # measured 439 s CPU, 6 min wall at load 2-3 (docs/training.md). paper: extrapolated.
+    cost={"quick": "~7 min CPU (6 min wall at load 2-3, 25 min at load 10-16)",
           "paper": "~400 h (extrapolated, not run)"},
 )
 

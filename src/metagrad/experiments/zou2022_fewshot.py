@@ -117,10 +117,10 @@ study = Study(
                   "seeds": 2},
         "paper": {},
     },
-    # quick: 262 s wall, 111 s user CPU at load 9-14 (2026-12-02, shared 2-core machine).
+    # quick: 115 s wall, 113 s CPU at load 2-3 (2026-12-02 07:01); 262 s wall at load 9-14.
     # paper: 10 paper-shaped meta-steps (64 filters, meta-batch 16, 20-way) took 93-156 s wall and
     # one evaluation 16-17 s at load 13: 6 runs x (4000 x ~120 s + 2000 x 17 s); not run.
-    cost={"quick": "~4.5 min (measured at load 9-14)",
+    cost={"quick": "~2 min (115 s wall at load 2-3; 4.5 min at load 9-14)",
           "paper": "~860 h (extrapolated at load 13, not run)"},
 )
 

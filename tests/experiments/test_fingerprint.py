@@ -13,11 +13,22 @@ from metagrad.experiments import code_fingerprint
 from metagrad.experiments._fingerprint import module_dependencies
 
 
+def _package(tmp_path, monkeypatch, name, files):
+    """Write package `name` from {relative path: source} under tmp_path, importable; then unload it."""
+    root = tmp_path / name
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    yield root
+    for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[m]
+
+
 @pytest.fixture
 def fixture_pkg(tmp_path, monkeypatch):
     """A package `fxpkg` whose study module imports a helper (relative and absolute imports)."""
-    root = tmp_path / "fxpkg"
-    (root / "sub").mkdir(parents=True)
     files = {
         "__init__.py": "",
         "sub/__init__.py": "",
@@ -26,13 +37,7 @@ def fixture_pkg(tmp_path, monkeypatch):
         "unrelated.py": "def g():\n    return 1\n",
         "study_mod.py": "from .helper import f\nfrom fxpkg.sub import deep\nimport numpy\n",
     }
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    yield root
-    for m in [m for m in sys.modules if m == "fxpkg" or m.startswith("fxpkg.")]:
-        del sys.modules[m]
+    yield from _package(tmp_path, monkeypatch, "fxpkg", files)
 
 
 def test_dependencies_follow_relative_absolute_and_package_imports(fixture_pkg):
@@ -55,8 +60,6 @@ def test_editing_a_used_module_changes_the_fingerprint(fixture_pkg, edited, chan
 def package_pkg(tmp_path, monkeypatch):
     """A package `fxalg` whose `algos/__init__` re-exports names from its private siblings, like
     metagrad.algorithms; each study module uses `fa` (from `_a`, which uses `util`) differently."""
-    root = tmp_path / "fxalg"
-    (root / "algos").mkdir(parents=True)
     files = {
         "__init__.py": '"""Top."""\nfrom fxalg._env import setup\n\nsetup()\n',
         "_env.py": "def setup():\n    return None\n",
@@ -73,13 +76,7 @@ def package_pkg(tmp_path, monkeypatch):
         "use_attr.py": "import fxalg.algos as al\n\nY = al.fa(1)\n",
         "use_module.py": "import fxalg.algos as al\n\nM = al\n",
     }
-    for name, text in files.items():
-        (root / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    yield root
-    for m in [m for m in sys.modules if m == "fxalg" or m.startswith("fxalg.")]:
-        del sys.modules[m]
+    yield from _package(tmp_path, monkeypatch, "fxalg", files)
 
 
 def _edit(path, text=None):

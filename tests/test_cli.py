@@ -112,7 +112,11 @@ def test_run_by_study_id_runs_every_figure_of_it(tmp_path):
     assert json.loads(out.stdout)["study"] == "selfcheck.erf_i2"
 
 
-def test_unreachable_scheduler_and_bad_worker_count_are_clear_errors(tmp_path):
+def test_unreachable_scheduler_and_bad_worker_count_are_clear_errors(tmp_path, monkeypatch):
+    from metagrad.sweep._executors import DaskExecutor
+
+    # Dask retries a refused connection until the timeout (10 s by default): 1 s is enough here
+    monkeypatch.setattr(DaskExecutor.__init__, "__kwdefaults__", {"workers": None, "timeout": 1.0})
     args = ["run", "selfcheck.erf_i2", "--results", str(tmp_path)]
     out = runner.invoke(app, [*args, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"],
                         env={"COLUMNS": "300"})

@@ -118,7 +118,9 @@ def test_first_order_equals_query_gradient_at_adapted_point(make, getkey):
     )
 
 
-@pytest.mark.parametrize("name", sorted(ALGOS))
+@pytest.mark.parametrize(
+    "name", [n if n == "maml" else pytest.param(n, marks=pytest.mark.slow) for n in sorted(ALGOS)]
+)  # one fast variant: the vmap-vs-loop code path is the same for all three
 def test_vmapped_meta_loss_equals_python_loop(name, getkey):
     alg = ALGOS[name]()
     model, tasks = _tiny(getkey()), _tasks(getkey(), n_tasks=4)

@@ -75,6 +75,7 @@ def test_global_head_gradient_equals_explicit_heads_scattered(getkey):
     )
 
 
+@pytest.mark.slow  # follows from the gradient test (same gradients, same optimiser)
 def test_global_head_training_equals_explicit_heads_disjoint(getkey):
     classes = np.array([[0, 3], [5, 1], [2, 4]])  # disjoint: one row per (task, way)
     params = init_mtl(

@@ -38,7 +38,7 @@ def _sklearn_proba(xs, ys, xq, C, tol=1e-10):
 @pytest.mark.parametrize(
     "C,shot,h",
     [
-        (3.0, 5, 40),
+        pytest.param(3.0, 5, 40, marks=pytest.mark.slow),  # (0.1, 5, 12) covers the dual path
         (0.1, 5, 12),
         pytest.param(3.0, 1, 40, marks=pytest.mark.slow),
         pytest.param(300.0, 5, 40, marks=pytest.mark.slow),
@@ -53,6 +53,7 @@ def test_logistic_matches_sklearn_on_random_features(getkey, C, shot, h):
         np.testing.assert_allclose(jax.nn.softmax(logits[i]), ref, atol=1e-6)
 
 
+@pytest.mark.slow  # same solver paths as the random-feature and rank-deficient tests
 def test_logistic_matches_sklearn_on_glyph_pixels(glyph_small, getkey):
     task = EpisodeSampler(glyph_small.split("train"), 5, 5, 3, dtype=jnp.float64).sample(
         getkey(), 8

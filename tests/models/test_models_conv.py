@@ -20,7 +20,7 @@ def test_batchnorm_normalises_each_batch(getkey):
     np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-4)  # eps = 1e-5 / var 4
 
 
-@pytest.mark.parametrize("filters", [32, 64])
+@pytest.mark.parametrize("filters", [32, pytest.param(64, marks=pytest.mark.slow)])
 def test_conv4_shapes_dtype(filters, getkey):
     m = Conv4(5, filters, key=getkey())
     x = jr.normal(getkey(), (3, 1, 28, 28), jnp.float32)
@@ -53,7 +53,10 @@ def test_fewshot_tasks_and_maml_anil_on_conv4(getkey):
         assert float(jnp.abs(grads.convs[0].weight).sum()) > 0
 
 
-@pytest.mark.parametrize("kernel,padding,bias", [(3, 1, True), (1, 0, False), (3, 0, True)])
+@pytest.mark.parametrize(
+    "kernel,padding,bias",
+    [(3, 1, True), (1, 0, False), pytest.param(3, 0, True, marks=pytest.mark.slow)],
+)
 def test_conv_matmul_equals_xla_conv(kernel, padding, bias, getkey):
     conv = eqx.nn.Conv2d(
         3, 4, kernel, padding=padding, use_bias=bias, key=getkey(), dtype=jnp.float64

@@ -68,6 +68,7 @@ def test_literal_noise_prefactor_is_1_over_M_squared(getkey):
     np.testing.assert_allclose(d_lit, d_cor / M, rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.slow  # the literal RHS is pinned term by term by the fast tests above
 def test_literal_integration_runs_and_differs():
     cfg = ts.TSConfig(eta_w=9.0, alpha_max=60.0, d_alpha=0.1, record_every=10, ic_perturbation=1e-3)
     lit = ts.integrate(ts.TSConfig(**{**cfg.__dict__, "paper_literal": True}))

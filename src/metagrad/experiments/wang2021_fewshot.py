@@ -134,11 +134,6 @@ def _train_cfg(config: FewshotConfig, method: str, shot: int, epochs: int) -> Tr
     )
 
 
-def _steady(res) -> float:
-    t = res.history["train_seconds"][1:]
-    return float(len(t) * res.config.steps_per_epoch / t.sum()) if t.size else float("nan")
-
-
 @study.run
 def run(config: FewshotConfig, *, key) -> FewshotResult:
     """Train and test every method at every shot; MTL budgets; the ℓ2 sweep of MTL's head."""
@@ -160,7 +155,8 @@ def run(config: FewshotConfig, *, key) -> FewshotResult:
             ev = evaluate_trained(res, ds, n_tasks=config.test_tasks, n_query=config.test_query,
                                   key=jr.fold_in(k_test, k))
             out["acc"][i, j], out["ci95"][i, j] = ev.accuracy, ev.ci95_task
-            out["train_seconds"][i, j], out["steady"][i, j] = res.train_seconds, _steady(res)
+            out["train_seconds"][i, j] = res.train_seconds
+            out["steady"][i, j] = res.steady_steps_per_second
             out["steps"][i, j], out["epochs"][i, j] = res.meta_steps, res.epochs
             if m == "mtl" and j == len(config.shots) - 1:
                 mtl_top = res
@@ -180,7 +176,7 @@ def _budgets(config, ds, k_train, k_test):
         ev = evaluate_trained(res, ds, n_tasks=config.test_tasks, n_query=config.test_query,
                               key=jr.fold_in(k_test, shot))
         acc.append(ev.accuracy)
-        sec.append(res.meta_steps / _steady(res))
+        sec.append(res.meta_steps / res.steady_steps_per_second)
     return np.array(acc), np.array(sec)
 
 

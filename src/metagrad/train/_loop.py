@@ -34,7 +34,7 @@ from jaxtyping import PRNGKeyArray
 from metagrad.algorithms import DivergenceError, cross_entropy
 from metagrad.data import ClassDataset, EpisodeSampler, EvalResult, check_episode_shape, evaluate
 from metagrad.train._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from metagrad.train._config import TrainConfig
+from metagrad.train._config import ADAPT_METHODS, TrainConfig
 from metagrad.train._methods import alpha_star_online, build, make_model, split_key, test_head
 
 __all__ = ["TrainResult", "evaluate_trained", "train"]
@@ -86,6 +86,13 @@ class TrainResult:
     images_per_second: float
     resumed_from: int
 
+    @property
+    def steady_steps_per_second(self) -> float:
+        """Meta-steps per second after the first epoch (without the first compilation); NaN
+        after a single epoch. The training cost of the few-shot studies is measured with it."""
+        t = self.history["train_seconds"][1:]
+        return float(t.size * self.config.steps_per_epoch / t.sum()) if t.size else float("nan")
+
 
 class _State(eqx.Module):
     params: Any
@@ -111,8 +118,8 @@ def _step_online(algorithm, optimizer, params, opt_state, scale, tasks, alpha_bu
     feats = jax.vmap(params.features)(tasks.x_support)
     a_star = alpha_star_online(jax.lax.stop_gradient(feats), n_way, n_shot).astype(alpha_buf.dtype)
     alpha_buf = jnp.where(decay >= 1, alpha_buf, decay * alpha_buf + (1 - decay) * a_star)
-    algorithm = eqx.tree_at(lambda a: a.lr, algorithm, alpha_buf)
-    params, opt_state, loss, gnorm = _step(algorithm, optimizer, params, opt_state, scale, tasks)
+    params, opt_state, loss, gnorm = _step(
+        _with_lr(algorithm, alpha_buf), optimizer, params, opt_state, scale, tasks)
     return params, opt_state, loss, gnorm, alpha_buf, a_star
 
 
@@ -386,7 +393,7 @@ def _epoch(config, algorithm, optimizer, plateau, state, sampler, dataset, k_tra
            "train_seconds": t_train, "val_seconds": t_val,
            "steps_per_second": config.steps_per_epoch / t_train,
            "images_per_second": config.steps_per_epoch * config.images_per_step / t_train}
-    if config.method in ("maml", "fo_maml", "anil"):
+    if config.method in ADAPT_METHODS:
         row["inner_lr"] = config.inner_lr if buf is None else float(buf)
     if buf is not None:
         row["alpha_star"] = float(np.mean(jax.device_get(a_stars)))

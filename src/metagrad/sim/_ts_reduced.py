@@ -29,7 +29,7 @@ from jax import Array
 
 from metagrad.sim._ts_config import SimConfig
 from metagrad.sim._ts_fields import chol, eps_estimate, task_from_fields, wishart, wishart_size
-from metagrad.sim._ts_rng import _IMPL, counter_normals, counter_uniforms, key_words
+from metagrad.sim._ts_rng import counter_normals, counter_uniforms, jax_key, key_words
 
 __all__ = ["reduced_run"]
 
@@ -103,7 +103,7 @@ def reduced_run(config: SimConfig, Q0: Array, R0: Array, T: Array, key: Array):
         if c.rng == "counter":
             z = counter_normals(kw, 2 * b, shape_z).astype(jnp.float64)
             return z, counter_uniforms(kw, 2 * b + 1, np.prod(shape_u)).reshape(shape_u)
-        kz, ku = jr.split(jr.wrap_key_data(jr.bits(k, kw.shape, jnp.uint32), impl=_IMPL[c.rng]))
+        kz, ku = jr.split(jax_key(c.rng, key_words(c.rng, k, ())))
         return jr.normal(kz, shape_z), jr.uniform(ku, shape_u, minval=1e-300)
 
     def block(state, kbi):

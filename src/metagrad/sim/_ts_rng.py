@@ -28,6 +28,7 @@ __all__ = [
     "box_muller",
     "counter_normals",
     "counter_uniforms",
+    "jax_key",
     "key_words",
     "task_normals",
     "threefry2x32",
@@ -118,10 +119,15 @@ def key_words(rng: str, key: Array, shape: tuple[int, ...]) -> Array:
     return jr.bits(key, (*shape, _KEY_WORDS.get(rng, 2)), _U)
 
 
+def jax_key(rng: str, kw: Array) -> Array:
+    """The ``jax.random`` key of implementation ``rng`` (not ``"counter"``) made of key words kw."""
+    return jr.wrap_key_data(kw, impl=_IMPL[rng])
+
+
 def task_normals(rng: str, kw: Array, t: Array, shape: tuple[int, ...]) -> Array:
     """float32 normals of one task: the counter stream (kw = a run's key words, t = task index),
     or ``jax.random.normal`` with the key of implementation ``rng`` wrapped from kw (then kw must
     differ between tasks; t is unused)."""
     if rng == "counter":
         return counter_normals(kw, t, shape)
-    return jr.normal(jr.wrap_key_data(kw, impl=_IMPL[rng]), shape, jnp.float32)
+    return jr.normal(jax_key(rng, kw), shape, jnp.float32)

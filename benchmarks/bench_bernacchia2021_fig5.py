@@ -1,15 +1,20 @@
 """Benchmark: the meta-training of `bernacchia2021.fig5` (second-order MAML, width-400 ReLU net).
 
 Cost per α_t-step (one full-batch outer step of one α_t and one training seed) at the paper's
-network (p = 60, width 400, depth 2, m = 3 tasks of 30 + 2 points, float64), three layouts of the
-same computation side by side in one process (same inputs, compilation excluded, min of repeats,
-``block_until_ready``):
-  * per seed, vmap over α_t: the study's ``run`` before and after (one compiled scan per seed);
-  * one α_t at a time: a loop over seeds and α_t of one compiled single-α_t scan;
-  * seeds × α_t in one vmapped scan (the idea of the performance issue).
-The final meta-training losses of the three layouts are asserted equal (1e-10 relative).
+network (p = 60, width 400, depth 2, m = 3 tasks of 30 + 2 points, float64, optax.sgd), side by
+side in one process (same inputs, compilation excluded, ``block_until_ready``, min of alternated
+repeats), wall and CPU (process) time:
+  * meta-gradient: ``"generic"`` (``maml``/``fo_maml`` + ``meta_step``, the reference) or
+    ``"kernel"`` (``mlp_maml_one_step_loss``, the study's: the inner step written out, no adapted
+    weight materialised);
+  * α_t layout: ``vmap`` over the α_t values (every product a batched one) or ``lax.map`` (one α_t
+    after the other, 2-D products; the study's);
+  * second order (the paper's) and first order (the study's paired comparison);
+  * the test evaluation of one trained network (1000 tasks, one step at α_r, ``adapted_test_loss``).
+Every row's final meta-training losses are asserted equal to the reference's (1e-10 relative),
+and the test losses too. The paper-scale estimate is printed from the study's rows.
 
-Run: python benchmarks/bench_bernacchia2021_fig5.py [outer_steps] [n_alpha] [n_seeds]
+Run: python benchmarks/bench_bernacchia2021_fig5.py [outer_steps] [n_alpha] [repeats]
 """
 
 import dataclasses
@@ -24,65 +29,102 @@ import jax.random as jr
 import numpy as np
 
 import metagrad  # noqa: F401  (float64)
-from metagrad.experiments.bernacchia2021_nn import Fig5Config, meta_train_fixed
+from metagrad.experiments.bernacchia2021_nn import (
+    Fig5Config,
+    adapted_test_loss,
+    meta_train_fixed,
+)
 from metagrad.models import MLP
 from metagrad.tasks import sample_quadratic_tasks
 
 
+def _timed(f):
+    """(wall, CPU) seconds of one blocking call of `f`."""
+    w, c = time.perf_counter(), time.process_time()
+    jax.block_until_ready(f())
+    return time.perf_counter() - w, time.process_time() - c
+
+
 def main() -> None:
-    steps, n_alpha, n_seeds = (
-        int(a) for a in (sys.argv[1:] + ["5", "4", "2"][len(sys.argv) - 1 :])
+    steps, n_alpha, repeats = (
+        int(a) for a in (sys.argv[1:] + ["10", "17", "3"][len(sys.argv) - 1 :])
     )
     cfg = dataclasses.replace(Fig5Config(), outer_steps=steps)
-    alphas = jnp.linspace(-0.015, 0.0075, n_alpha)
+    alphas = jnp.linspace(-0.02, 0.02, n_alpha)
+    k1, k2, k3 = jr.split(jr.key(0), 3)
+    model = MLP(cfg.p, 1, cfg.width, cfg.depth, dtype=jnp.float64, init="normal", key=k1)
+    sample = dict(p=cfg.p, nu=cfg.nu, sigma=cfg.sigma)
+    tasks = sample_quadratic_tasks(k2, n_tasks=cfg.m, n_support=cfg.n_t, n_query=cfg.n_v, **sample)
+    test = sample_quadratic_tasks(
+        k3, n_tasks=cfg.n_test_tasks, n_support=cfg.n_r, n_query=cfg.n_s, **sample
+    )
 
-    def setup(key):
-        k1, k2 = jr.split(key)
-        model = MLP(cfg.p, 1, cfg.width, cfg.depth, dtype=jnp.float64, init="normal", key=k1)
-        tasks = sample_quadratic_tasks(
-            k2,
-            n_tasks=cfg.m,
-            n_support=cfg.n_t,
-            n_query=cfg.n_v,
-            p=cfg.p,
-            nu=cfg.nu,
-            sigma=cfg.sigma,
-        )
-        return model, tasks
+    def train(path, layout, first_order):
+        def run(model, tasks, alphas):
+            one = lambda a: meta_train_fixed(model, tasks, a, cfg, first_order, path)[1][-1]  # noqa: E731
+            return jax.vmap(one)(alphas) if layout == "vmap" else jax.lax.map(one, alphas)
 
-    def train(key, a):
-        return meta_train_fixed(*setup(key), a, cfg)[1][-1]
+        return jax.jit(run)
 
-    keys = jr.split(jr.key(0), n_seeds)
-    per_seed = jax.jit(jax.vmap(train, in_axes=(None, 0)))
-    single = jax.jit(train)
-    both = jax.jit(jax.vmap(jax.vmap(train, in_axes=(None, 0)), in_axes=(0, None)))
-    layouts = {
-        "per seed, vmap over alpha_t": lambda: np.stack([per_seed(k, alphas) for k in keys]),
-        "one alpha_t at a time": lambda: np.array([[single(k, a) for a in alphas] for k in keys]),
-        "seeds x alpha_t vmapped": lambda: np.asarray(both(keys, alphas)),
+    rows = {  # name -> (compiled function of the alphas, alpha_t values per call, reference row)
+        "generic, vmap over alpha_t (study before)": (train("generic", "vmap", False), None),
+        "generic, lax.map over alpha_t": (train("generic", "map", False), 0),
+        "kernel, vmap over alpha_t": (train("kernel", "vmap", False), 0),
+        "kernel, lax.map over alpha_t (study now)": (train("kernel", "map", False), 0),
+        "first order: generic, vmap (before)": (train("generic", "vmap", True), None),
+        "first order: kernel, lax.map (now)": (train("kernel", "map", True), 4),
     }
-    ref = None
-    for f in layouts.values():  # compile, and the same numbers from every layout
-        out = np.asarray(jax.block_until_ready(f()))
-        ref = out if ref is None else ref
-        assert np.allclose(out, ref, rtol=1e-10, atol=0), (out, ref)
-    best = dict.fromkeys(layouts, np.inf)
-    for _ in range(3):
-        for name, f in layouts.items():
-            t0 = time.perf_counter()
-            jax.block_until_ready(f())
-            best[name] = min(best[name], (time.perf_counter() - t0) / (steps * n_alpha * n_seeds))
-    load = os.getloadavg()[0]
-    print(f"{n_seeds} seeds x {n_alpha} alpha_t x {steps} outer steps, paper network, float64")
-    print("| layout | ms per alpha_t-step | vs per-seed vmap |")
-    print("|---|---|---|")
-    base = best["per seed, vmap over alpha_t"]
-    for name, t in best.items():
-        print(f"| {name} | {t * 1e3:.1f} | {base / t:.2f}x |")
+    names = list(rows)
+    outs = {n: np.asarray(f(model, tasks, alphas)) for n, (f, _) in rows.items()}
+    for n, (_, ref) in rows.items():
+        ref_name = names[0] if ref == 0 else names[4] if ref == 4 else n
+        assert np.allclose(outs[n], outs[ref_name], rtol=1e-10, atol=0), (n, outs[n])
+    trained = meta_train_fixed(model, tasks, alphas[0], cfg)[0]
+    tests = {
+        p: jax.jit(lambda m, t, p=p: adapted_test_loss(m, t, cfg, p)) for p in ("generic", "kernel")
+    }
+    t_ref, t_fast = (float(f(trained, test)) for f in tests.values())
+    assert abs(t_fast - t_ref) <= 1e-10 * abs(t_ref), (t_fast, t_ref)
+
+    best = {n: (np.inf, np.inf) for n in [*rows, *tests]}
+    loads = []
+    for _ in range(repeats):
+        for n, (f, _) in rows.items():
+            w, c = _timed(lambda f=f: f(model, tasks, alphas))
+            best[n] = (
+                min(best[n][0], w / (steps * n_alpha)),
+                min(best[n][1], c / (steps * n_alpha)),
+            )
+        for n, f in tests.items():
+            w, c = _timed(lambda f=f: f(trained, test))
+            best[n] = (min(best[n][0], w), min(best[n][1], c))
+        loads.append(os.getloadavg()[0])
+    print(f"{n_alpha} alpha_t x {steps} outer steps, one seed, paper network, float64")
+    print("| meta-training layout | wall ms per alpha_t-step | CPU ms | vs generic vmap (CPU) |")
+    print("|---|---|---|---|")
+    for n in names:
+        base = best[names[0] if n in names[:4] else names[4]][1]
+        print(
+            f"| {n} | {best[n][0] * 1e3:.2f} | {best[n][1] * 1e3:.2f} | {base / best[n][1]:.2f}x |"
+        )
+    for n in tests:
+        w, c = best[n]
+        print(f"| test evaluation, {n} (1000 tasks, per trained network) | {w:.2f} s | {c:.2f} s |")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}, "
-        f"load average {load:.2f} (CPU shared)"
+        f"load average {min(loads):.2f}-{max(loads):.2f} during the timings (CPU shared)"
+    )
+    paper = Fig5Config()
+    so, fo = best[names[3]], best[names[5]]
+    n_fo = len(paper.fo_alpha_t)
+    per = lambda i: (  # noqa: E731
+        paper.n_seeds * paper.outer_steps * (paper.n_grid * so[i] + n_fo * fo[i])
+        + paper.n_seeds * (paper.n_grid + n_fo) * best["kernel"][i]
+    )
+    print(
+        f"paper-scale estimate (study now: {paper.n_seeds} seeds x ({paper.n_grid} SO + {n_fo} FO)"
+        f" alpha_t x {paper.outer_steps} steps + test evaluations, one process): "
+        f"{per(0) / 60:.0f} min wall, {per(1) / 60:.0f} min CPU at this load"
     )
 
 

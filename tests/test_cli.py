@@ -203,3 +203,23 @@ print(first, len(hits))
     first, second = map(int, out.stdout.split())
     assert first == 0 and second >= 1
     assert any((tmp_path / "cache").iterdir())
+
+
+def test_check_values_with_brackets_are_shown_not_eaten_as_markup():
+    """A list-valued measurement (e.g. a grid of minimal rates with NaNs) reaches the terminal."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from metagrad.cli import _FMT_MAX, _fmt
+
+    values = [[float("nan"), 4.0, 2.5], [float("nan"), float("nan"), 3.5]]
+    table = Table()
+    table.add_column("metagrad")
+    table.add_row(_fmt(values))
+    out = StringIO()
+    Console(file=out, width=200).print(table)
+    assert "[nan, 4.0, 2.5]" in out.getvalue()
+    long = _fmt(list(range(1000)))
+    assert long.endswith("…") and len(long) <= _FMT_MAX + 2

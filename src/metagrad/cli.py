@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from metagrad.experiments import ConfigError, list_figures, resolve
@@ -59,10 +60,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+_FMT_MAX = 200  # characters of a measured value shown in the terminal (the summary keeps it all)
+
+
 def _fmt(v) -> str:
+    """A check's value as terminal text: markup-escaped (rich would eat `[...]`), long ones cut."""
     if v is None:
         return "—"
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+    text = f"{v:.4g}" if isinstance(v, float) else str(v)
+    if len(text) > _FMT_MAX:
+        text = text[: _FMT_MAX - 1] + "…"
+    return escape(text)
 
 
 def _checks_table(run, figure) -> Table:
@@ -71,7 +79,7 @@ def _checks_table(run, figure) -> Table:
         table.add_column(col)
     for c in run.checks[figure.id]:
         mark = "[green]pass[/]" if c.passed else "[red]FAIL[/]"
-        table.add_row(mark, c.name, _fmt(c.measured), _fmt(c.target), _fmt(c.tolerance))
+        table.add_row(mark, escape(c.name), _fmt(c.measured), _fmt(c.target), _fmt(c.tolerance))
     return table
 
 

@@ -202,7 +202,8 @@ def max_pool_2x2_nhwc(x: Array) -> Array:
     """2×2 max-pooling with stride 2 (floor) of `[n, h, w, c]`.
 
     Backward: the gradient goes to the (first) maximum of each window, by the window index
-    chosen in the forward pass; linear in the incoming gradient, so it differentiates again. Max-pooling commutes with any increasing elementwise map (ReLU, LeakyReLU), so
+    chosen in the forward pass; linear in the incoming gradient, so it differentiates again.
+    Max-pooling commutes with any increasing elementwise map (ReLU, LeakyReLU), so
     `act(pool(x)) == pool(act(x))` and the callers activate after pooling, on 4× fewer values.
     """
     h, w = x.shape[1], x.shape[2]

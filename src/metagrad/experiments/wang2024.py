@@ -18,7 +18,9 @@ Studies and the figures they feed:
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import os
 from typing import ClassVar
 
 import jax.random as jr
@@ -894,24 +896,48 @@ fig5_study = Study(
         },
         "paper": {},
     },
-    cost={"quick": "~10-20 s (shared CPU)", "paper": "~52 min (measured, shared 2-core CPU)"},
+    cost={
+        "quick": "~10-20 s (shared CPU)",
+        "paper": "~13 min (2 cores: 1490 s CPU measured in one thread, 2026-12-02)",
+    },
 )
 
 
-def _alpha_tilde(config: Fig5Config, K: int) -> tuple[np.ndarray, np.ndarray]:
-    """α̃ (NaN if never) and a divergence mask on the (η_w, η_J) grid, one vmapped solve."""
+def _grid_chunks(config: Fig5Config, n_chunks: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(K, η_w, η_J) solve jobs: each K's flattened (η_w, η_J) grid cut into `n_chunks` slices."""
     W, J = np.meshgrid(config.eta_w_grid, config.eta_J_grid, indexing="ij")
+    parts = np.array_split(np.arange(W.size), min(n_chunks, W.size))
+    return [(K, W.ravel()[s], J.ravel()[s]) for K in config.Ks for s in parts]
+
+
+def _alpha_tilde_chunk(config: Fig5Config, K: int, eta_w, eta_J) -> tuple[np.ndarray, np.ndarray]:
+    """α̃ (NaN if never) and a divergence flag for a batch of (η_w, η_J) at width K: one vmapped solve."""
     cfg = _ts_config(config, K=K, eta_J=config.eta_J, ic_perturbation=config.delta)
-    tr = ts.integrate_batch(cfg, eta_w=W.ravel(), eta_J=J.ravel())
+    tr = ts.integrate_batch(cfg, eta_w=eta_w, eta_J=eta_J)
     diverged = ~np.all(np.isfinite(np.asarray(tr.eps)), axis=-1)
-    return ts.first_crossing(tr, config.level).reshape(W.shape), diverged.reshape(W.shape)
+    return ts.first_crossing(tr, config.level), diverged
 
 
 @fig5_study.run
 def _fig5_run(config: Fig5Config, *, key) -> Fig5Result:
-    """One vmapped solve per K over the whole grid."""
-    out = [_alpha_tilde(config, K) for K in config.Ks]
-    return Fig5Result(np.stack([a for a, _ in out]), np.stack([d for _, d in out]))
+    """Vmapped solves over the (η_w, η_J) grid, one slice per core, run concurrently in threads.
+
+    Each solve is one compiled XLA program that keeps one core busy, and compiled calls release the
+    GIL, so the grid of every K is cut into as many slices as this process may use cores (largest
+    K first, for balance). Members of a vmapped batch are independent, so the result does not depend
+    on the slicing (tested against one solve per K).
+    """
+    n_cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    jobs = _grid_chunks(config, n_cores)  # K-major, slices in grid order
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0])  # largest K first
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n_cores) as pool:
+        futures = {i: pool.submit(_alpha_tilde_chunk, config, *jobs[i]) for i in order}
+        parts = [futures[i].result() for i in range(len(jobs))]
+    shape = (len(config.Ks), len(config.eta_w_grid), len(config.eta_J_grid))
+    alpha_tilde, diverged = (np.concatenate(x).reshape(shape) for x in zip(*parts))
+    return Fig5Result(alpha_tilde, diverged)
 
 
 def _reached(r: Fig5Result) -> np.ndarray:

@@ -11,6 +11,7 @@ on the paper's 20×20 grid for every K (a short horizon, extrapolated linearly i
 Run: python benchmarks/bench_teacher_student.py [K ...]   (default K = 3 6 9)
      python benchmarks/bench_teacher_student.py --paper-estimate
      python benchmarks/bench_teacher_student.py --fused [K ...]   (fused vs full-I4 η_J² terms)
+     python benchmarks/bench_teacher_student.py --threads [N]   (Fig. 5 grid: 1 vs N threads)
 """
 
 import functools
@@ -194,10 +195,44 @@ def fused_vs_full(Ks, n_steps: int = 10, repeat: int = 3) -> None:
         print(f"| {K} | {best[False]:.3f} | {best[True]:.3f} | {best[False] / best[True]:.2f}x |")
 
 
+def threads(n_threads: int, alpha_max: float = 6.0, repeat: int = 2) -> None:
+    """The paper's Fig. 5 grid (K = 3..9, 20×20) at a short horizon: one thread vs `n_threads`.
+
+    ``wang2024.fig5_grid`` as the study runs it (dα = 0.2), side by side, alternated, min of
+    `repeat` after a compiling call; results asserted equal. Wall and process CPU time.
+    """
+    from metagrad.experiments import get_study
+    from metagrad.experiments.wang2024 import fig5_grid
+
+    cfg = get_study("wang2024.phase_diagrams").config("paper", {"alpha_max": alpha_max})
+    steps = alpha_max / cfg.d_alpha
+    res, best = {}, {}
+    for n in (1, n_threads):
+        res[n] = fig5_grid(cfg, n_threads=n)  # compile
+    np.testing.assert_array_equal(res[1].alpha_tilde, res[n_threads].alpha_tilde)
+    for _ in range(repeat):
+        for n in (1, n_threads):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fig5_grid(cfg, n_threads=n)
+            t = (time.perf_counter() - t0, time.process_time() - c0)
+            best[n] = min(best.get(n, t), t)
+    full = 450 / cfg.d_alpha / steps
+    print(
+        f"Fig. 5 grid, K = {cfg.Ks[0]}..{cfg.Ks[-1]}, 20x20, {steps:.0f} RK4 steps (alpha = {alpha_max})"
+    )
+    print("| threads | wall s | CPU s | paper horizon (alpha = 450), wall est. |")
+    print("|---|---|---|---|")
+    for n, (w, c) in best.items():
+        print(f"| {n} | {w:.2f} | {c:.2f} | {w * full / 60:.1f} min |")
+    print(f"speed-up (wall): {best[1][0] / best[n_threads][0]:.2f}x")
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args == ["--paper-estimate"]:
         paper_estimate()
+    elif args[:1] == ["--threads"]:
+        threads(int(args[1]) if len(args) > 1 else os.cpu_count() or 1)
     elif args[:1] == ["--fused"]:
         fused_vs_full([int(a) for a in args[1:]] or (3, 6, 9))
     else:

@@ -45,6 +45,7 @@ __all__ = [
     "Trajectories",
     "fig3_study",
     "fig4_study",
+    "fig5_grid",
     "fig5_study",
     "fig6_study",
     "fig7_study",
@@ -918,26 +919,31 @@ def _alpha_tilde_chunk(config: Fig5Config, K: int, eta_w, eta_J) -> tuple[np.nda
     return ts.first_crossing(tr, config.level), diverged
 
 
-@fig5_study.run
-def _fig5_run(config: Fig5Config, *, key) -> Fig5Result:
-    """Vmapped solves over the (η_w, η_J) grid, one slice per core, run concurrently in threads.
+def fig5_grid(config: Fig5Config, *, n_threads: int) -> Fig5Result:
+    """α̃ and divergence on the (η_w, η_J) grid of every K, in `n_threads` concurrent threads.
 
-    Each solve is one compiled XLA program that keeps one core busy, and compiled calls release the
-    GIL, so the grid of every K is cut into as many slices as this process may use cores (largest
-    K first, for balance). Members of a vmapped batch are independent, so the result does not depend
-    on the slicing (tested against one solve per K).
+    Each K's grid is cut into `n_threads` slices, one vmapped solve each, run in a thread pool
+    (largest K first, for balance). A solve is one compiled XLA program that keeps one core busy,
+    and compiled calls release the GIL, so the threads run in parallel. Members of a vmapped batch
+    are independent: the result does not depend on `n_threads` (tested against one solve per K).
     """
-    n_cores = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
-    jobs = _grid_chunks(config, n_cores)  # K-major, slices in grid order
+    if n_threads < 1:
+        raise ValueError(f"n_threads={n_threads} must be >= 1.")
+    jobs = _grid_chunks(config, n_threads)  # K-major, slices in grid order
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0])  # largest K first
-    with concurrent.futures.ThreadPoolExecutor(max_workers=n_cores) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=n_threads) as pool:
         futures = {i: pool.submit(_alpha_tilde_chunk, config, *jobs[i]) for i in order}
         parts = [futures[i].result() for i in range(len(jobs))]
     shape = (len(config.Ks), len(config.eta_w_grid), len(config.eta_J_grid))
     alpha_tilde, diverged = (np.concatenate(x).reshape(shape) for x in zip(*parts))
     return Fig5Result(alpha_tilde, diverged)
+
+
+@fig5_study.run
+def _fig5_run(config: Fig5Config, *, key) -> Fig5Result:
+    """:func:`fig5_grid` with one thread per core this process may use."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return fig5_grid(config, n_threads=len(cores) if cores else os.cpu_count() or 1)
 
 
 def _reached(r: Fig5Result) -> np.ndarray:

@@ -63,11 +63,13 @@ def test_conv_rules_match_autodiff_and_finite_differences(k, getkey):
 
 
 @pytest.mark.slow
-def test_weight_grad_chunks_equal_one_gemm(getkey, monkeypatch):
-    """The chunked (lax.scan, zero-padded last chunk) weight gradient equals the one-GEMM one."""
+@pytest.mark.parametrize("n", [6, 7])
+def test_weight_grad_chunks_equal_one_gemm(n, getkey, monkeypatch):
+    """The chunked weight gradient (3-image chunks sliced in a loop, plus one GEMM for the
+    n mod 3 left over) equals the one-GEMM one, with and without a remainder."""
     import metagrad.models._fast as fast
 
-    x, g = jr.normal(getkey(), (7, 8, 8, 2)), jr.normal(getkey(), (7, 8, 8, 3))
+    x, g = jr.normal(getkey(), (n, 8, 8, 2)), jr.normal(getkey(), (n, 8, 8, 3))
     whole = fast._weight_grad(x, g, 3)
     monkeypatch.setattr(fast, "_CHUNK_BYTES", 3 * 8 * 8 * 9 * 2 * 8)  # 3 images per chunk
     np.testing.assert_allclose(fast._weight_grad(x, g, 3), whole, rtol=1e-12, atol=1e-12)

@@ -83,19 +83,20 @@ def _weight_grad(x: Array, g: Array, k: int) -> Array:
     chunk = int(max(1, min(n, _CHUNK_BYTES // max(per_image, 1))))
     if chunk >= n:
         return (_patches(x, k).T @ g.reshape(-1, o)).reshape(k, k, c, o)
-    pad = (-n) % chunk  # zero images add nothing to the weight gradient
-    if pad:
-        x = jnp.pad(x, ((0, pad), (0, 0), (0, 0), (0, 0)))
-        g = jnp.pad(g, ((0, pad), (0, 0), (0, 0), (0, 0)))
-    m = (n + pad) // chunk
-    xs = x.reshape(m, chunk, h, w, c)
-    gs = g.reshape(m, chunk * h * w, o)
+    m, rest = divmod(n, chunk)
 
-    def body(acc, xg):
-        xx, gg = xg
-        return acc + _patches(xx, k).T @ gg, None
+    # The chunks are sliced out of x and g inside the loop (no reshaped or padded copies):
+    # a reshaped loop input made XLA write a second, chunk-shaped copy of g (the BatchNorm
+    # backward recomputed into it) and of x; padding to a multiple of the chunk wrote both
+    # again. The last n mod chunk images get one GEMM of their own.
+    def body(i, acc):
+        xx = lax.dynamic_slice_in_dim(x, i * chunk, chunk)
+        gg = lax.dynamic_slice_in_dim(g, i * chunk, chunk).reshape(chunk * h * w, o)
+        return acc + _patches(xx, k).T @ gg
 
-    acc, _ = lax.scan(body, jnp.zeros((k * k * c, o), x.dtype), (xs, gs))
+    acc = lax.fori_loop(0, m, body, jnp.zeros((k * k * c, o), x.dtype))
+    if rest:
+        acc = acc + _patches(x[m * chunk :], k).T @ g[m * chunk :].reshape(-1, o)
     return acc.reshape(k, k, c, o)
 
 
@@ -187,12 +188,22 @@ def _pool_fwd(x):
 
 
 def _pool_bwd(idx, g):
-    zero = jnp.zeros_like(g)
-    h = [jnp.where(idx == k, g, zero) for k in range(4)]
-    row0 = jnp.stack(h[:2], axis=3)
-    row1 = jnp.stack(h[2:], axis=3)
+    # One elementwise select in the input's own [n, h, w, c] shape: each entry takes its
+    # window's gradient where its position (row-major 0..3) is the window's index. Stacking
+    # four masked copies, or building [n, h/2, 2, w/2, 2, c] and reshaping, made XLA write
+    # the full-size gradient two or three times, each time recomputing the forward pass
+    # (BatchNorm and window index) that produces `idx` (measured in
+    # docs/benchmarks/maml_torch.md, 2026-12-02 afternoon).
     n, h2, w2, c = g.shape
-    return (jnp.stack([row0, row1], axis=2).reshape(n, 2 * h2, 2 * w2, c),)
+
+    def up(a):  # nearest-neighbour 2x upsampling, [n, h2, w2, c] -> [n, 2 h2, 2 w2, c]
+        a6 = jnp.broadcast_to(a[:, :, None, :, None, :], (n, h2, 2, w2, 2, c))
+        return a6.reshape(n, 2 * h2, 2 * w2, c)
+
+    row = lax.broadcasted_iota(jnp.int8, (1, 2 * h2, 2 * w2, 1), 1) % 2
+    col = lax.broadcasted_iota(jnp.int8, (1, 2 * h2, 2 * w2, 1), 2) % 2
+    gu = up(g)
+    return (jnp.where(up(idx) == 2 * row + col, gu, jnp.zeros_like(gu)),)
 
 
 _max_pool_even.defvjp(_pool_fwd, _pool_bwd)

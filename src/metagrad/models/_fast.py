@@ -52,7 +52,10 @@ def conv_same_nhwc(x: Array, w: Array) -> Array:
 
 
 def _conv_fwd(x, w):
-    return _xla_conv(x, w), (x, w)
+    # The primal output through the custom function itself, not `_xla_conv`: when an outer
+    # derivative (second-order MAML) differentiates this forward rule, it then meets the
+    # custom rule again instead of JAX's convolution derivatives (slow on XLA:CPU).
+    return conv_same_nhwc(x, w), (x, w)
 
 
 def _conv_bwd(res, g):
@@ -111,7 +114,7 @@ def conv_weight_grad_nhwc(x: Array, g: Array, k: int) -> Array:
 
 
 def _wg_fwd(x, g, k):
-    return _weight_grad(x, g, k), (x, g)
+    return conv_weight_grad_nhwc(x, g, k), (x, g)  # custom again under outer derivatives
 
 
 def _wg_bwd(k, res, gw):

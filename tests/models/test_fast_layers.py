@@ -181,3 +181,30 @@ def test_maml_task_loop_map_equals_vmap(getkey):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="task_loop"):
         maml(loss=mse, lr=0.1, task_loop="scan")
+
+
+def _conv_kernel_sides(jaxpr):
+    """Spatial sizes of the kernels of every convolution in a jaxpr, sub-jaxprs included."""
+    sides = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "conv_general_dilated":
+            rhs_spec = eqn.params["dimension_numbers"].rhs_spec
+            shape = eqn.invars[1].aval.shape
+            sides.append(tuple(shape[d] for d in rhs_spec[2:]))
+        for p in eqn.params.values():
+            for sub in p if isinstance(p, (tuple, list)) else (p,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    sides += _conv_kernel_sides(inner)
+    return sides
+
+
+def test_second_order_stays_on_the_custom_rules(getkey):
+    """An outer derivative of the forward rules meets the custom rules again: every convolution
+    of a second-order gradient has a 3x3 kernel (JAX's own conv derivative would add weight-
+    gradient convolutions whose kernel is the 8x8 image)."""
+    x, w = jr.normal(getkey(), (3, 8, 8, 2)), jr.normal(getkey(), (3, 3, 2, 3))
+    loss = lambda w_: jnp.sum(jnp.sin(conv_same_nhwc(x, w_)))
+    outer = jax.grad(lambda w_: jnp.sum(jax.grad(loss)(w_) ** 2))
+    sides = _conv_kernel_sides(jax.make_jaxpr(outer)(w).jaxpr)
+    assert sides and all(s == (3, 3) for s in sides), sides

@@ -9,10 +9,13 @@ Peak memory is measured per variant in a fresh subprocess (VmHWM, includes the r
 and ResNet-12 (20 images 32x32), every Conv4 `conv_impl` against torch, side by side.
 `--conv4-only`: only the Conv-4 meta-step rows.
 
-Threads: one each. torch.set_num_threads(1), and XLA:CPU single-threaded through
-`XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1` (set below
-unless XLA_FLAGS is already set). Times: min over repeats of wall time per call, and of the
-process CPU time per call (less sensitive to other jobs on a shared machine).
+Threads: one core for both. The process pins itself to one CPU (`os.sched_setaffinity`; the
+first allowed one, or `BENCH_CPU=k`) before JAX or torch start, since XLA:CPU splits loops over
+its own threads even with `--xla_cpu_multi_thread_eigen=false` (set below unless XLA_FLAGS is
+set; an earlier version appended `intra_op_parallelism_threads=1` without `--`, which XLA's flag
+parser stopped at, so flags after it were ignored), and `torch.set_num_threads(1)`. Times: min
+over repeats of wall time per call, and of the process CPU time per call (less sensitive to
+other jobs on a shared machine; pinned, CPU time is one core's work).
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault(
-    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {int(os.environ.get("BENCH_CPU", min(os.sched_getaffinity(0))))})
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

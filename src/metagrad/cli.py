@@ -33,7 +33,7 @@ from metagrad.data._cli import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data", help="Few-shot datasets: list, prepare from local files, show.")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # errors unwrapped: paths stay whole
 
 ResultsOpt = Annotated[
     str | None,

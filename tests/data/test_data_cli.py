@@ -49,3 +49,14 @@ def test_show_digits(tmp_path):
     out = runner.invoke(data_app, ["show", "digits", "--grid", str(grid)], env=ENV)
     assert out.exit_code == 0, out.output
     assert grid.is_file()
+
+
+def test_errors_are_not_wrapped_at_narrow_widths(tmp_path, monkeypatch):
+    """A long path in an error stays whole on one line, whatever the terminal width."""
+    from metagrad.data import _cli
+
+    monkeypatch.setattr(_cli._err, "width", 30)
+    bad = tmp_path / ("deep-" * 8) / "nope"
+    out = runner.invoke(data_app, ["prepare", "cifar-fs", str(bad), "--data", str(tmp_path)])
+    assert out.exit_code == 2
+    assert f"Found: {bad} does not exist" in out.output

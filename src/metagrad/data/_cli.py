@@ -22,7 +22,7 @@ data_app = typer.Typer(
     add_completion=False,
 )
 _console = Console()
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)  # errors unwrapped: paths stay whole at any width
 
 DataOpt = Annotated[
     Path | None,

@@ -899,7 +899,7 @@ fig5_study = Study(
     },
     cost={
         "quick": "~10-20 s (shared CPU)",
-        "paper": "~13 min (2 cores: 1490 s CPU measured in one thread, 2026-12-02)",
+        "paper": "~5 min (measured 2026-12-02: 5 min 13 s wall, 612 s CPU, quiet 2 cores)",
     },
 )
 
@@ -923,9 +923,10 @@ def fig5_grid(config: Fig5Config, *, n_threads: int) -> Fig5Result:
     """α̃ and divergence on the (η_w, η_J) grid of every K, in `n_threads` concurrent threads.
 
     Each K's grid is cut into `n_threads` slices, one vmapped solve each, run in a thread pool
-    (largest K first, for balance). A solve is one compiled XLA program that keeps one core busy,
-    and compiled calls release the GIL, so the threads run in parallel. Members of a vmapped batch
-    are independent: the result does not depend on `n_threads` (tested against one solve per K).
+    (largest K first, for balance); compiled calls release the GIL, so the threads run in parallel.
+    XLA:CPU already spreads one large solve over the cores, so on the paper grid this gains only
+    1.08x over one thread on a quiet 2-core machine (docs/wang2024.md#fig-5). Members of a vmapped
+    batch are independent: the result does not depend on `n_threads` (tested against one solve per K).
     """
     if n_threads < 1:
         raise ValueError(f"n_threads={n_threads} must be >= 1.")

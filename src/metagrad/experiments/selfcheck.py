@@ -38,7 +38,7 @@ class I2Config(ExperimentConfig):
     delay: float = param(0.0, "seconds to sleep per point (for kill/resume tests)", ge=0, le=3600)
 
     def check(self) -> None:
-        if self.c**2 >= self.a * self.b:
+        if self.c * self.c >= self.a * self.b:  # not c**2: it raises OverflowError beyond 1e154
             raise ConfigError(
                 f"c={self.c} must satisfy c^2 < a*b={self.a * self.b} (positive definite)."
             )
